@@ -1,0 +1,628 @@
+"""The estimator layer shared by the classifier and the regressor.
+
+``BaseDropoutMLP`` validates parameters and data, owns the training loop
+(epochs, mini-batches, early stopping, ``partial_fit`` and ``warm_start``)
+and Monte Carlo prediction. The arithmetic lives in :mod:`skdrop._network`.
+"""
+
+import copy
+import math
+import warnings
+from abc import ABCMeta, abstractmethod
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.optimize
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import (
+    Interval,
+    InvalidParameterError,
+    Options,
+    StrOptions,
+)
+from sklearn.utils.optimize import _check_optimize_result
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+
+from ._activations import HIDDEN_ACTIVATIONS
+from ._dropout import DROPOUT_TYPES
+from ._network import Network
+from ._optimizers import SGD, Adam
+
+STOCHASTIC_SOLVERS = ("sgd", "adam")
+
+# Monte Carlo passes used by ``predict(X, return_std=True)``.
+DEFAULT_MC_SAMPLES = 30
+
+
+class NonFiniteTrainingError(ValueError):
+    """Training produced a non-finite loss or non-finite weights."""
+
+
+class BaseDropoutMLP(BaseEstimator, metaclass=ABCMeta):
+    """Base class for the dropout MLP estimators; do not use it directly."""
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": [
+            "array-like",
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "activation": [StrOptions(set(HIDDEN_ACTIVATIONS))],
+        "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [
+            StrOptions({"auto"}),
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "n_iter_no_change": [
+            Interval(Integral, 1, None, closed="left"),
+            Options(Real, {np.inf}),
+        ],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
+        "dropout_rate": ["array-like", Interval(Real, 0, 1, closed="left")],
+        "input_dropout_rate": [Interval(Real, 0, 1, closed="left")],
+        "dropout_type": [StrOptions(set(DROPOUT_TYPES))],
+        "max_norm": [None, Interval(Real, 0, None, closed="neither")],
+    }
+
+    @abstractmethod
+    def __init__(
+        self,
+        hidden_layer_sizes,
+        activation,
+        solver,
+        alpha,
+        batch_size,
+        learning_rate,
+        learning_rate_init,
+        power_t,
+        max_iter,
+        loss,
+        shuffle,
+        random_state,
+        tol,
+        verbose,
+        warm_start,
+        momentum,
+        nesterovs_momentum,
+        early_stopping,
+        validation_fraction,
+        beta_1,
+        beta_2,
+        epsilon,
+        n_iter_no_change,
+        max_fun,
+        dropout_rate,
+        input_dropout_rate,
+        dropout_type,
+        max_norm,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.loss = loss
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.dropout_rate = dropout_rate
+        self.input_dropout_rate = input_dropout_rate
+        self.dropout_type = dropout_type
+        self.max_norm = max_norm
+
+    # -- hooks for the subclasses ---------------------------------------
+    @abstractmethod
+    def _validate_input(self, X, y, incremental, reset):
+        """Validate X and y; return X and the encoded 2-D targets."""
+
+    @abstractmethod
+    def _output_activation(self):
+        """Name of the output activation for the encoded targets."""
+
+    @abstractmethod
+    def _loss_name(self):
+        """Name of the training loss (a key of ``skdrop._losses.LOSSES``)."""
+
+    @abstractmethod
+    def _stratify_labels(self, y):
+        """Labels to stratify the early-stopping split by, or ``None``."""
+
+    @abstractmethod
+    def _score(self, X, y, sample_weight=None):
+        """Validation score of the current weights, without dropout."""
+
+    # -- parameters that need more than _parameter_constraints ------------
+    def _hidden_layer_sizes(self):
+        sizes = self.hidden_layer_sizes
+        if not hasattr(sizes, "__iter__"):
+            sizes = [sizes]
+        sizes = list(sizes)
+        if any(not isinstance(s, Integral | np.integer) or s <= 0 for s in sizes):
+            raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
+        return [int(s) for s in sizes]
+
+    def _dropout_rates(self, n_hidden):
+        """One rate per layer that can be dropped: the input, then each hidden."""
+        rates = self.dropout_rate
+        if np.ndim(rates) == 0:
+            rates = [rates] * n_hidden
+        else:
+            rates = list(np.asarray(rates, dtype=object).ravel())
+            if len(rates) != n_hidden:
+                raise InvalidParameterError(
+                    "The 'dropout_rate' parameter of "
+                    f"{type(self).__name__} must be a float in [0, 1) or a "
+                    f"sequence of {n_hidden} such floats, one per hidden layer. "
+                    f"Got {len(rates)} values: {self.dropout_rate!r} instead."
+                )
+        for rate in rates:
+            valid = isinstance(rate, Real | np.floating | np.integer)
+            if not valid or not 0 <= rate < 1 or isinstance(rate, bool):
+                raise InvalidParameterError(
+                    "The 'dropout_rate' parameter of "
+                    f"{type(self).__name__} must be a float in the range [0, 1), "
+                    "or a sequence of such floats, one per hidden layer. "
+                    f"Got {self.dropout_rate!r} instead."
+                )
+        return [float(self.input_dropout_rate)] + [float(r) for r in rates]
+
+    def _check_dropout_settings(self, rates):
+        if self.solver == "lbfgs" and any(rates):
+            raise ValueError(
+                "solver='lbfgs' cannot be used with dropout: dropout makes the "
+                "training objective stochastic, and L-BFGS needs a deterministic "
+                "loss and gradient. Use solver='adam' or 'sgd', or set "
+                "dropout_rate=0 and input_dropout_rate=0."
+            )
+        if self.dropout_type == "alpha" and self.activation != "selu" and any(rates):
+            warnings.warn(
+                "dropout_type='alpha' is designed for activation='selu', whose "
+                "mean and variance it preserves; with "
+                f"activation={self.activation!r} it does not keep activations "
+                "normalised.",
+                UserWarning,
+                stacklevel=3,
+            )
+
+    # -- randomness -----------------------------------------------------
+    def _training_generator(self, continue_stream):
+        """The generator that drives initialisation, shuffling, splits and masks.
+
+        A new fit derives it from ``random_state``; ``partial_fit`` and
+        ``warm_start`` continue the stream of the previous call, so successive
+        calls never reuse the same masks.
+        """
+        if continue_stream and hasattr(self, "_rng_state"):
+            bit_generator = np.random.PCG64()
+            bit_generator.state = self._rng_state
+            return np.random.Generator(bit_generator)
+        return _generator_from(self.random_state)
+
+    # -- fitting --------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to data matrix X and target(s) y.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            The target values (class labels in classification, real numbers
+            in regression).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+
+    def _fit(self, X, y, sample_weight=None, incremental=False):
+        hidden_sizes = self._hidden_layer_sizes()
+        rates = self._dropout_rates(len(hidden_sizes))
+        self._check_dropout_settings(rates)
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        first_pass = not hasattr(self, "coefs_") or (
+            not self.warm_start and not incremental
+        )
+        X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+        if y.ndim == 1:
+            y = y.reshape(-1, 1)
+        if sp.issparse(X):
+            X = X.tocsr()
+        layer_units = [X.shape[1], *hidden_sizes, y.shape[1]]
+        if not first_pass:
+            self._check_architecture(layer_units)
+
+        saved_state = self._snapshot()
+        rng = self._training_generator(continue_stream=not first_pass)
+        if first_pass:
+            self._initialize(layer_units, X.dtype, rng)
+        network = Network(layer_units, self.activation, self.out_activation_, X.dtype)
+        network.load(self.coefs_, self.intercepts_)
+        network.set_dropout(rates, self.dropout_type)
+        self.coefs_, self.intercepts_ = network.coefs, network.intercepts
+        try:
+            if self.solver in STOCHASTIC_SOLVERS:
+                self._fit_stochastic(network, X, y, sample_weight, rng, incremental)
+            else:
+                self._fit_lbfgs(network, X, y, sample_weight)
+            if not np.isfinite(network.params).all():
+                raise NonFiniteTrainingError("the weights became infinite or NaN")
+        except NonFiniteTrainingError as exc:
+            self.__dict__.clear()
+            self.__dict__.update(saved_state)
+            raise ValueError(
+                f"Training diverged: {exc}. The learning rate "
+                f"(learning_rate_init={self.learning_rate_init}) is most likely "
+                "too large, or the input data have very large values and need "
+                "scaling. The estimator was left as it was before this call."
+            ) from None
+        self._rng_state = rng.bit_generator.state
+        self._mc_seed = int(rng.integers(np.iinfo(np.int32).max))
+        self._after_fit(network, X, y, sample_weight)
+        return self
+
+    def _check_architecture(self, layer_units):
+        expected = [c.shape[0] for c in self.coefs_] + [self.coefs_[-1].shape[1]]
+        if layer_units != expected:
+            raise ValueError(
+                "The network shape changed since the previous call: layer sizes "
+                f"{expected} were fitted, the data and hidden_layer_sizes now "
+                f"give {layer_units}. Refit with warm_start=False."
+            )
+
+    def _snapshot(self):
+        """A copy of the fitted state that training mutates in place."""
+        state = dict(self.__dict__)
+        for key in ("loss_curve_", "validation_scores_"):
+            if isinstance(state.get(key), list):
+                state[key] = list(state[key])
+        if "_optimizer" in state:
+            state["_optimizer"] = copy.deepcopy(state["_optimizer"])
+        return state
+
+    def _initialize(self, layer_units, dtype, rng):
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.n_outputs_ = layer_units[-1]
+        self.n_layers_ = len(layer_units)
+        self.out_activation_ = self._output_activation()
+        network = Network(layer_units, self.activation, self.out_activation_, dtype)
+        network.initialize(rng)
+        self.coefs_, self.intercepts_ = network.coefs, network.intercepts
+        if self.solver in STOCHASTIC_SOLVERS:
+            self.loss_curve_ = []
+            self._no_improvement_count = 0
+            if self.early_stopping:
+                self.validation_scores_ = []
+                self.best_validation_score_ = -np.inf
+                self.best_loss_ = None
+            else:
+                self.best_loss_ = np.inf
+                self.validation_scores_ = None
+                self.best_validation_score_ = None
+        self._optimizer = None
+
+    def _new_optimizer(self, network):
+        n_params, dtype = network.params.size, network.dtype
+        if self.solver == "sgd":
+            return SGD(
+                n_params,
+                dtype,
+                self.learning_rate_init,
+                self.learning_rate,
+                self.momentum,
+                self.nesterovs_momentum,
+                self.power_t,
+            )
+        return Adam(
+            n_params,
+            dtype,
+            self.learning_rate_init,
+            self.beta_1,
+            self.beta_2,
+            self.epsilon,
+        )
+
+    def _batch_size(self, n_samples):
+        if self.batch_size == "auto":
+            return min(200, n_samples)
+        if self.batch_size > n_samples:
+            warnings.warn(
+                "Got `batch_size` less than 1 or larger than "
+                "sample size. It is going to be clipped",
+                stacklevel=2,
+            )
+        return int(np.clip(self.batch_size, 1, n_samples))
+
+    def _validation_split(self, X, y, sample_weight, rng):
+        """Hold out ``validation_fraction`` of the data, stratified by class."""
+        arrays = [X, y] if sample_weight is None else [X, y, sample_weight]
+        split = train_test_split(
+            *arrays,
+            random_state=int(rng.integers(np.iinfo(np.int32).max)),
+            test_size=self.validation_fraction,
+            stratify=self._stratify_labels(y),
+        )
+        train, val = split[0::2], split[1::2]
+        if val[0].shape[0] < 2:
+            raise ValueError(
+                "The validation set is too small. Increase 'validation_fraction' "
+                "or the size of your dataset."
+            )
+        if sample_weight is None:
+            train.append(None)
+            val.append(None)
+        return train, val
+
+    def _fit_stochastic(self, network, X, y, sample_weight, rng, incremental):
+        if not incremental or getattr(self, "_optimizer", None) is None:
+            self._optimizer = self._new_optimizer(network)
+        optimizer = self._optimizer
+        if self.early_stopping:
+            (X, y, sample_weight), validation = self._validation_split(
+                X, y, sample_weight, rng
+            )
+            self._best_params = network.params.copy()
+        else:
+            validation = None
+        n_samples = X.shape[0]
+        batch_size = self._batch_size(n_samples)
+        batches = _EpochBatches(X, y, sample_weight, batch_size, self.shuffle)
+        network_rng = rng if network.has_dropout else None
+        loss_name = self._loss_name()
+        try:
+            for _ in range(self.max_iter):
+                accumulated_loss = 0.0
+                for X_batch, y_batch, sw_batch in batches.epoch(rng):
+                    batch_loss = network.train_step_gradient(
+                        X_batch, y_batch, sw_batch, loss_name, self.alpha, network_rng
+                    )
+                    if not math.isfinite(batch_loss):
+                        raise NonFiniteTrainingError(
+                            f"the loss became {batch_loss} in epoch {self.n_iter_ + 1}"
+                        )
+                    optimizer.step(network.params, network.grad)
+                    if self.max_norm is not None:
+                        network.apply_max_norm(self.max_norm)
+                    accumulated_loss += batch_loss * X_batch.shape[0]
+                if not np.isfinite(network.params).all():
+                    raise NonFiniteTrainingError(
+                        "the weights became infinite or NaN in epoch "
+                        f"{self.n_iter_ + 1}"
+                    )
+                if self._end_epoch(
+                    network, optimizer, accumulated_loss, n_samples, validation
+                ):
+                    break
+                if incremental:
+                    break
+                if self.n_iter_ == self.max_iter:
+                    warnings.warn(
+                        f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
+                        "reached and the optimization hasn't converged yet.",
+                        ConvergenceWarning,
+                        stacklevel=2,
+                    )
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by user.", stacklevel=2)
+        if self.early_stopping:
+            network.params[...] = self._best_params
+
+    def _end_epoch(self, network, optimizer, accumulated_loss, n_samples, validation):
+        """Record an epoch; return whether training should stop."""
+        self.n_iter_ += 1
+        self.loss_ = accumulated_loss / n_samples
+        self.t_ += n_samples
+        self.loss_curve_.append(self.loss_)
+        if self.verbose:
+            print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
+        self._update_no_improvement_count(network, validation)
+        optimizer.iteration_ends(self.t_)
+        if self._no_improvement_count <= self.n_iter_no_change:
+            return False
+        if self.early_stopping:
+            msg = (
+                "Validation score did not improve more than "
+                f"tol={self.tol:f} for {self.n_iter_no_change} consecutive epochs."
+            )
+        else:
+            msg = (
+                f"Training loss did not improve more than tol={self.tol:f}"
+                f" for {self.n_iter_no_change} consecutive epochs."
+            )
+        if optimizer.trigger_stopping(msg, self.verbose):
+            return True
+        self._no_improvement_count = 0
+        return False
+
+    def _update_no_improvement_count(self, network, validation):
+        if validation is not None:
+            X_val, y_val, sw_val = validation
+            score = self._score(X_val, y_val, sw_val)
+            self.validation_scores_.append(score)
+            if self.verbose:
+                print(f"Validation score: {score:f}")
+            if score < self.best_validation_score_ + self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if score > self.best_validation_score_:
+                self.best_validation_score_ = score
+                self._best_params[...] = network.params
+            return
+        if self.loss_curve_[-1] > self.best_loss_ - self.tol:
+            self._no_improvement_count += 1
+        else:
+            self._no_improvement_count = 0
+        self.best_loss_ = min(self.best_loss_, self.loss_curve_[-1])
+
+    def _fit_lbfgs(self, network, X, y, sample_weight):
+        loss_name = self._loss_name()
+
+        def loss_and_gradient(packed):
+            network.params[...] = packed
+            loss = network.train_step_gradient(
+                X, y, sample_weight, loss_name, self.alpha, None
+            )
+            return loss, network.grad.astype(np.float64)
+
+        iprint = 1 if self.verbose is True or self.verbose >= 1 else -1
+        result = scipy.optimize.minimize(
+            loss_and_gradient,
+            network.params.astype(np.float64),
+            method="L-BFGS-B",
+            jac=True,
+            options={
+                "maxfun": self.max_fun,
+                "maxiter": self.max_iter,
+                "gtol": self.tol,
+                **({"iprint": iprint} if _lbfgs_takes_iprint() else {}),
+            },
+        )
+        self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
+        self.loss_ = float(result.fun)
+        network.params[...] = result.x
+        if not math.isfinite(self.loss_):
+            raise NonFiniteTrainingError(f"the loss became {self.loss_}")
+
+    def _after_fit(self, network, X, y, sample_weight):
+        """Hook for subclasses: statistics computed once training is done."""
+
+    # -- prediction -----------------------------------------------------
+    def _prediction_network(self, dtype):
+        return Network(
+            [c.shape[0] for c in self.coefs_] + [self.n_outputs_],
+            self.activation,
+            self.out_activation_,
+            dtype,
+            coefs=self.coefs_,
+            intercepts=self.intercepts_,
+        )
+
+    def _forward(self, X):
+        """Deterministic output of the whole network (no dropout)."""
+        return self._prediction_network(self.coefs_[0].dtype).predict(X)
+
+    def _monte_carlo_outputs(self, X, n_samples, random_state):
+        """Network outputs of ``n_samples`` passes with dropout switched on.
+
+        Returns an array of shape ``(n_samples, n_rows, n_outputs)``; each
+        pass draws fresh masks for every row, in row chunks.
+        """
+        check_is_fitted(self)
+        if not isinstance(n_samples, Integral | np.integer) or n_samples < 1:
+            raise InvalidParameterError(
+                f"n_samples must be an int >= 1, got {n_samples!r}."
+            )
+        network = self._prediction_network(self.coefs_[0].dtype)
+        rates = self._dropout_rates(len(self.coefs_) - 1)
+        network.set_dropout(rates, self.dropout_type)
+        rng = _generator_from(random_state)
+        noise_rng = rng if network.has_dropout else None
+        samples = np.empty(
+            (n_samples, X.shape[0], self.n_outputs_), dtype=network.dtype
+        )
+        for sample in samples:
+            network.predict(X, noise_rng, out=sample)
+        return samples
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+
+class _EpochBatches:
+    """Mini-batches of (X, y, sample_weight), reshuffled every epoch.
+
+    Dense data are permuted once per epoch into reused buffers, so every
+    batch is a contiguous row slice instead of a fancy-indexed copy.
+    """
+
+    def __init__(self, X, y, sample_weight, batch_size, shuffle):
+        self.X, self.y, self.sample_weight = X, y, sample_weight
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.n_samples = X.shape[0]
+        self._buffers = None
+
+    def epoch(self, rng):
+        X, y, sw = self.X, self.y, self.sample_weight
+        if self.shuffle:
+            order = rng.permutation(self.n_samples)
+            X, y, sw = self._permuted(order)
+        for start in range(0, self.n_samples, self.batch_size):
+            rows = slice(start, min(start + self.batch_size, self.n_samples))
+            yield X[rows], y[rows], (None if sw is None else sw[rows])
+
+    def _permuted(self, order):
+        if sp.issparse(self.X):
+            X = self.X[order]
+        else:
+            if self._buffers is None:
+                self._buffers = np.empty_like(self.X, order="C")
+            X = np.take(self.X, order, axis=0, out=self._buffers)
+        y = self.y[order]
+        sw = None if self.sample_weight is None else self.sample_weight[order]
+        return X, y, sw
+
+
+def _generator_from(random_state):
+    """A NumPy Generator seeded from a scikit-learn ``random_state``.
+
+    ``None`` and ``RandomState`` instances draw the seed from that state,
+    so the global seed and shared instances behave as in scikit-learn.
+    """
+    seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
+    return np.random.Generator(np.random.PCG64(seed))
+
+
+def _lbfgs_takes_iprint():
+    """SciPy deprecated L-BFGS-B's ``iprint`` option in 1.15."""
+    from scipy import __version__
+
+    major, minor = (int(part) for part in __version__.split(".")[:2])
+    return (major, minor) < (1, 15)

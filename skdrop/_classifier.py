@@ -1,0 +1,427 @@
+"""DropoutMLPClassifier: label encoding, output activation, probabilities."""
+
+import numpy as np
+from scipy.special import log_expit, log_softmax
+from sklearn.base import ClassifierMixin, _fit_context
+from sklearn.metrics import accuracy_score
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import (
+    _check_partial_fit_first_call,
+    check_classification_targets,
+    type_of_target,
+    unique_labels,
+)
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+
+from ._base import BaseDropoutMLP
+
+
+def _stochastic_solver(estimator):
+    if estimator.solver not in ("sgd", "adam"):
+        raise AttributeError(
+            "partial_fit is only available for stochastic optimizers. "
+            f"{estimator.solver} is not stochastic."
+        )
+    return True
+
+
+class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
+    """Multi-layer perceptron classifier trained with dropout.
+
+    A drop-in replacement for :class:`sklearn.neural_network.MLPClassifier`:
+    every parameter of scikit-learn's classifier has the same name, default
+    and meaning here, and the dropout parameters come on top. During
+    training, each hidden unit (and, with ``input_dropout_rate``, each input
+    feature) is dropped at every mini-batch with probability ``p`` and the
+    kept units are scaled by ``1 / (1 - p)`` (inverted dropout); prediction
+    uses the whole network, unscaled and deterministic.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
+        The ith element is the number of units in the ith hidden layer.
+    activation : {'identity', 'logistic', 'tanh', 'relu', 'selu'}, \
+            default='relu'
+        Activation function of the hidden layers. ``'selu'`` (with LeCun
+        initialisation) is the activation that alpha dropout is made for.
+    solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
+        The weight optimiser. ``'lbfgs'`` needs a deterministic objective
+        and is only allowed when every dropout rate is 0.
+    alpha : float, default=0.0001
+        Strength of the L2 penalty, divided by the sample size as in
+        scikit-learn.
+    batch_size : int or 'auto', default='auto'
+        Mini-batch size of the stochastic solvers; ``'auto'`` means
+        ``min(200, n_samples)``.
+    learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
+        Learning-rate schedule of ``solver='sgd'``.
+    learning_rate_init : float, default=0.001
+        Initial learning rate of ``'sgd'`` and ``'adam'``.
+    power_t : float, default=0.5
+        Exponent of the ``'invscaling'`` schedule.
+    max_iter : int, default=200
+        Maximum number of epochs (stochastic solvers) or iterations
+        (``'lbfgs'``).
+    shuffle : bool, default=True
+        Whether to shuffle the samples at every epoch.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the single generator that drives weight initialisation, the
+        early-stopping split, shuffling and the dropout masks. An int gives
+        the same model bit for bit.
+    tol : float, default=1e-4
+        Improvement of the loss (or validation score) below which an epoch
+        counts as no improvement.
+    verbose : bool, default=False
+        Whether to print the loss after every epoch, as scikit-learn does.
+    warm_start : bool, default=False
+        Whether ``fit`` starts from the previous solution.
+    momentum : float, default=0.9
+        Momentum of ``solver='sgd'``.
+    nesterovs_momentum : bool, default=True
+        Whether ``'sgd'`` uses Nesterov's momentum.
+    early_stopping : bool, default=False
+        Whether to stop when the score on a held-out ``validation_fraction``
+        of the data stops improving. The split is stratified for every
+        single-output problem, and the validation score is computed with the
+        whole network (no dropout).
+    validation_fraction : float, default=0.1
+        Fraction of the training data held out for early stopping.
+    beta_1 : float, default=0.9
+        Decay rate of Adam's first-moment estimate.
+    beta_2 : float, default=0.999
+        Decay rate of Adam's second-moment estimate.
+    epsilon : float, default=1e-8
+        Adam's numerical-stability constant.
+    n_iter_no_change : int, default=10
+        Number of epochs without improvement by ``tol`` before stopping.
+    max_fun : int, default=15000
+        Maximum number of loss evaluations of ``'lbfgs'``.
+    dropout_rate : float or sequence of float, default=0.5
+        Probability of dropping each hidden unit at every training step,
+        in [0, 1); a sequence gives one rate per hidden layer. Bernoulli and
+        alpha rates are realised to a resolution of 1/65536.
+    input_dropout_rate : float, default=0.0
+        Probability of dropping each input feature at every training step.
+    dropout_type : {'bernoulli', 'gaussian', 'alpha'}, default='bernoulli'
+        ``'bernoulli'``: inverted dropout. ``'gaussian'``: multiplicative
+        noise of mean 1 and variance ``p / (1 - p)``. ``'alpha'``: alpha
+        dropout, which keeps SELU activations at zero mean and unit variance.
+    max_norm : float or None, default=None
+        If set, after every update each hidden unit's incoming weight vector
+        is rescaled to an L2 norm of at most ``max_norm``.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    loss_ : float
+        Training loss of the last epoch (with dropout noise, so it is larger
+        and noisier than the loss of the whole network).
+    best_loss_ : float or None
+        Minimum training loss; ``None`` with ``early_stopping=True``.
+    loss_curve_ : list of float
+        Training loss after every epoch.
+    validation_scores_ : list of float or None
+        Accuracy on the validation set after every epoch, with
+        ``early_stopping=True``; otherwise ``None``.
+    best_validation_score_ : float or None
+        Best validation accuracy, with ``early_stopping=True``.
+    t_ : int
+        Number of training samples seen.
+    coefs_ : list of ndarray
+        Weight matrices; ``coefs_[i]`` maps layer i to layer i + 1.
+    intercepts_ : list of ndarray
+        Bias vectors; ``intercepts_[i]`` belongs to layer i + 1.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during fit, when they are all strings.
+    n_iter_ : int
+        Number of epochs (or L-BFGS iterations) run.
+    n_layers_ : int
+        Number of layers, input and output included.
+    n_outputs_ : int
+        Number of output units.
+    out_activation_ : str
+        Output activation: ``'softmax'`` or ``'logistic'``.
+
+    See Also
+    --------
+    DropoutMLPRegressor : The regressor with the same dropout parameters.
+    sklearn.neural_network.MLPClassifier : The classifier this one replaces.
+
+    Notes
+    -----
+    If training is interrupted with ``KeyboardInterrupt``, the estimator keeps
+    the weights reached so far and ``n_iter_`` counts the completed epochs.
+    If the loss or the weights become infinite or NaN, training stops with a
+    ``ValueError`` and the estimator is restored to its state before the call.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from skdrop import DropoutMLPClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = DropoutMLPClassifier(max_iter=300, random_state=0).fit(X, y)
+    >>> clf.predict_proba(X[:2]).shape
+    (2, 3)
+    >>> clf.score(X, y) > 0.9
+    True
+    """
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        dropout_rate=0.5,
+        input_dropout_rate=0.0,
+        dropout_type="bernoulli",
+        max_norm=None,
+    ):
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            solver=solver,
+            alpha=alpha,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init,
+            power_t=power_t,
+            max_iter=max_iter,
+            loss="log_loss",
+            shuffle=shuffle,
+            random_state=random_state,
+            tol=tol,
+            verbose=verbose,
+            warm_start=warm_start,
+            momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            n_iter_no_change=n_iter_no_change,
+            max_fun=max_fun,
+            dropout_rate=dropout_rate,
+            input_dropout_rate=input_dropout_rate,
+            dropout_type=dropout_type,
+            max_norm=max_norm,
+        )
+
+    # -- data -----------------------------------------------------------
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=["csr", "csc"],
+            multi_output=True,
+            dtype=(np.float64, np.float32),
+            reset=reset,
+        )
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        self._update_classes(y, incremental)
+        return X, self._label_binarizer.transform(y).astype(X.dtype)
+
+    def _update_classes(self, y, incremental):
+        """Learn the classes, or check y against those already learnt."""
+        if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
+            self._label_binarizer = LabelBinarizer().fit(y)
+            self.classes_ = self._label_binarizer.classes_
+            return
+        classes = unique_labels(y)
+        if self.warm_start:
+            if set(classes) != set(self.classes_):
+                raise ValueError(
+                    "warm_start can only be used where `y` has the same "
+                    "classes as in the previous call to fit. Previously "
+                    f"got {self.classes_}, `y` has {classes}"
+                )
+        elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+            raise ValueError(
+                "`y` has classes not in `self.classes_`. "
+                f"`self.classes_` has {self.classes_}. 'y' has {classes}."
+            )
+
+    def _output_activation(self):
+        if self._label_binarizer.y_type_ == "multiclass":
+            return "softmax"
+        return "logistic"
+
+    def _loss_name(self):
+        return "log_loss" if self.out_activation_ == "softmax" else "binary_log_loss"
+
+    def _stratify_labels(self, y):
+        if self._label_binarizer.y_type_.startswith("multilabel"):
+            return None
+        return y.argmax(axis=1) if y.shape[1] > 1 else y.ravel()
+
+    def _score(self, X, y, sample_weight=None):
+        output = self._forward(X)
+        if not np.isfinite(output).all():
+            return np.nan
+        y_true = self._label_binarizer.inverse_transform(y)
+        return accuracy_score(
+            y_true, self._labels_from(output), sample_weight=sample_weight
+        )
+
+    def _labels_from(self, output):
+        if self.n_outputs_ == 1:
+            output = output.ravel()
+        return self._label_binarizer.inverse_transform(output)
+
+    # -- public API -----------------------------------------------------
+    @available_if(_stochastic_solver)
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """Update the model with one epoch over the given data.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            The target labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+        classes : array-like of shape (n_classes,), default=None
+            Every class that any call may see; required on the first call
+            (for a multilabel indicator ``y`` it may be omitted).
+
+        Returns
+        -------
+        self : object
+            The updated estimator.
+        """
+        if _check_partial_fit_first_call(self, classes):
+            self._label_binarizer = LabelBinarizer()
+            if type_of_target(y).startswith("multilabel"):
+                self._label_binarizer.fit(y)
+            else:
+                self._label_binarizer.fit(classes)
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
+
+    def predict(self, X):
+        """Predict class labels with the whole network (no dropout).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_labels)
+            The predicted classes.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+        return self._labels_from(self._forward(X))
+
+    def predict_proba(self, X):
+        """Class probabilities of the whole network (no dropout).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Probabilities, columns ordered as ``classes_``.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+        return self._binary_as_two_columns(self._forward(X))
+
+    def predict_log_proba(self, X):
+        """Log of the class probabilities, computed from the logits.
+
+        Working from the logits keeps the result finite where a probability
+        underflows to 0.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            Log-probabilities, columns ordered as ``classes_``.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+        network = self._prediction_network(self.coefs_[0].dtype)
+        logits = network.predict(X, output_activation=False)
+        if self.out_activation_ == "softmax":
+            return log_softmax(logits, axis=1)
+        if self.n_outputs_ == 1:
+            return np.hstack([log_expit(-logits), log_expit(logits)])
+        return log_expit(logits)
+
+    def predict_samples(self, X, n_samples=30, random_state=None):
+        """Class probabilities of Monte Carlo dropout passes.
+
+        Each pass keeps dropout switched on as in training, so each is the
+        prediction of one thinned network; their spread shows the model's
+        uncertainty.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+        n_samples : int, default=30
+            Number of stochastic passes.
+        random_state : int, RandomState instance or None, default=None
+            Seeds the masks; an int reproduces the samples.
+
+        Returns
+        -------
+        proba_samples : ndarray of shape (n_samples, n_rows, n_classes)
+            Probabilities of every pass.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+        outputs = self._monte_carlo_outputs(X, n_samples, random_state)
+        return self._binary_as_two_columns(outputs)
+
+    def _binary_as_two_columns(self, prob):
+        """Turn the single logistic output of a binary problem into two columns."""
+        if self.n_outputs_ == 1 and not self._label_binarizer.y_type_.startswith(
+            "multilabel"
+        ):
+            return np.concatenate([1 - prob, prob], axis=-1)
+        return prob
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags

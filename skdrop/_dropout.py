@@ -1,0 +1,136 @@
+"""Dropout noise for one layer: mask samplers and their application.
+
+A layer's noise is multiplicative (and, for alpha dropout, affine): the
+dropped activations are ``H * mult + add``. The backward pass multiplies the
+incoming gradient by the same ``mult``. Buffers are allocated once for the
+largest batch and reused through row slices, so a training step allocates
+nothing here but the raw random words.
+
+Bernoulli and alpha masks are drawn as raw 16-bit random integers compared
+with an integer threshold, which is an order of magnitude cheaper than
+drawing floating-point uniforms. The rate is therefore quantised to a
+multiple of 1/65536; the scaling uses the quantised rate, so the expected
+activation is preserved exactly.
+"""
+
+import numpy as np
+
+from ._activations import SELU_ALPHA, SELU_SCALE
+
+RATE_RESOLUTION = 1 << 16
+
+DROPOUT_TYPES = ("bernoulli", "gaussian", "alpha")
+
+
+def quantised_rate(rate):
+    """The drop probability that the 16-bit threshold actually realises."""
+    return round(rate * RATE_RESOLUTION) / RATE_RESOLUTION
+
+
+def draw_keep_mask(rng, threshold, out):
+    """Fill the boolean array ``out`` with ``True`` (kept) at probability
+    ``1 - threshold / 65536``, from raw generator words."""
+    n = out.size
+    words = rng.bit_generator.random_raw((n + 3) // 4)
+    bits = words.view(np.uint16)[:n].reshape(out.shape)
+    np.greater_equal(bits, threshold, out=out)
+
+
+class Dropout:
+    """Multiplicative dropout noise for one layer of ``width`` units.
+
+    Parameters
+    ----------
+    rate : float in (0, 1)
+        Probability of dropping a unit (for ``'gaussian'``, the rate whose
+        Bernoulli dropout has the same noise variance, ``p / (1 - p)``).
+    width : int
+        Number of units in the layer.
+    dtype : numpy dtype
+        Floating-point type of the activations.
+    kind : {'bernoulli', 'gaussian', 'alpha'}
+    """
+
+    def __init__(self, rate, width, dtype, kind="bernoulli"):
+        if kind not in DROPOUT_TYPES:
+            raise ValueError(f"Unknown dropout type {kind!r}.")
+        self.kind = kind
+        self.width = width
+        self.dtype = np.dtype(dtype)
+        self.threshold = round(rate * RATE_RESOLUTION)
+        self.rate = self.threshold / RATE_RESOLUTION if kind != "gaussian" else rate
+        self._capacity = 0
+
+    def _ensure_capacity(self, n_rows):
+        if n_rows <= self._capacity:
+            return
+        shape = (n_rows, self.width)
+        self._mult = np.empty(shape, dtype=self.dtype)
+        self._keep = np.empty(shape, dtype=bool)
+        self._add = np.empty(shape, dtype=self.dtype) if self.kind == "alpha" else None
+        self._capacity = n_rows
+
+    def sample(self, rng, n_rows):
+        """Draw fresh noise for a batch of ``n_rows`` rows."""
+        self._ensure_capacity(n_rows)
+        mult = self._mult[:n_rows]
+        if self.kind == "gaussian":
+            rng.standard_normal(dtype=self.dtype, out=mult)
+            mult *= np.sqrt(self.rate / (1.0 - self.rate))
+            mult += 1.0
+            return
+        keep = self._keep[:n_rows]
+        draw_keep_mask(rng, self.threshold, keep)
+        if self.kind == "bernoulli":
+            np.multiply(keep, 1.0 / (1.0 - self.rate), out=mult)
+        else:
+            a, b = alpha_dropout_affine(self.rate)
+            dropped_value = a * -SELU_SCALE * SELU_ALPHA + b
+            np.multiply(keep, a, out=mult)
+            add = self._add[:n_rows]
+            np.multiply(keep, b - dropped_value, out=add)
+            add += dropped_value
+
+    def apply(self, H, out):
+        """Write the noisy activations ``H * mult (+ add)`` into ``out``."""
+        n_rows = H.shape[0]
+        np.multiply(H, self._mult[:n_rows], out=out)
+        if self.kind == "alpha":
+            out += self._add[:n_rows]
+        return out
+
+    def apply_sparse(self, X):
+        """The noisy version of a sparse matrix ``X`` (alpha needs dense)."""
+        n_rows = X.shape[0]
+        noisy = X.multiply(self._mult[:n_rows]).tocsr()
+        if self.kind == "alpha":
+            return noisy.toarray() + self._add[:n_rows]
+        return noisy
+
+    def backward(self, delta):
+        """Multiply the gradient ``delta`` by the noise's derivative."""
+        delta *= self._mult[: delta.shape[0]]
+
+    @property
+    def mult(self):
+        """The multiplicative noise of the last sample (all rows allocated)."""
+        return self._mult
+
+    @property
+    def add(self):
+        """The additive noise of the last alpha sample, ``None`` otherwise."""
+        return self._add
+
+
+def alpha_dropout_affine(rate):
+    """The affine correction ``(a, b)`` that keeps zero mean and unit variance.
+
+    Dropped units are set to SELU's negative saturation value
+    ``-scale * alpha``; ``a`` and ``b`` then restore the mean and variance
+    of standardised inputs (Klambauer et al., 2017).
+    """
+    keep = 1.0 - rate
+    saturation = -SELU_SCALE * SELU_ALPHA
+    a = (keep + saturation**2 * keep * rate) ** -0.5
+    b = -a * saturation * rate
+    return a, b

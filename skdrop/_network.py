@@ -1,0 +1,272 @@
+"""The multilayer perceptron itself: weights, forward and backward passes.
+
+This module knows nothing of estimators. A :class:`Network` owns
+
+* its parameters, either one flat vector with every weight matrix and bias
+  vector a view into it (training: the optimiser updates the whole model in
+  a few BLAS calls) or the arrays it was given (prediction);
+* per-layer buffers for activations and gradients, allocated for the largest
+  batch and reused through row slices, so a training step allocates almost
+  nothing;
+* optional dropout noise per layer (index 0 is the input layer).
+"""
+
+import itertools
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._activations import DERIVATIVES, HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
+from ._activations import init_bound as _init_bound
+from ._blas import axpy as _axpy
+from ._dropout import Dropout
+from ._losses import LOSSES
+
+# Prediction works on row chunks whose widest activation takes about this
+# many bytes, so memory stays bounded whatever the number of rows.
+PREDICT_CHUNK_BYTES = 8 << 20
+
+
+class Network:
+    """A fully connected feed-forward network.
+
+    Parameters
+    ----------
+    layer_units : list of int
+        Units per layer, input and output included.
+    activation : str
+        Hidden activation, a key of ``HIDDEN_ACTIVATIONS``.
+    out_activation : str
+        Output activation, a key of ``OUTPUT_ACTIVATIONS``.
+    dtype : numpy floating dtype
+    coefs, intercepts : lists of arrays, optional
+        Use these arrays as the parameters (no copy). Without them, the
+        parameters are views into a new flat vector ``params``.
+    """
+
+    def __init__(
+        self,
+        layer_units,
+        activation,
+        out_activation,
+        dtype,
+        coefs=None,
+        intercepts=None,
+    ):
+        self.layer_units = list(layer_units)
+        self.n_layers = len(self.layer_units)
+        self.activation = activation
+        self.out_activation = out_activation
+        self.dtype = np.dtype(dtype)
+        self.dropouts = [None] * (self.n_layers - 1)
+        self._capacity = 0
+        if coefs is None:
+            self.params = np.zeros(self._n_params(), dtype=self.dtype)
+            self.coefs, self.intercepts = self._views(self.params)
+            self.grad = np.zeros_like(self.params)
+            self.coef_grads, self.intercept_grads = self._views(self.grad)
+        else:
+            self.params = None
+            self.coefs, self.intercepts = list(coefs), list(intercepts)
+
+    # -- parameters -----------------------------------------------------
+    def _n_params(self):
+        units = self.layer_units
+        return sum((a + 1) * b for a, b in itertools.pairwise(units))
+
+    def _views(self, flat):
+        """Split a flat vector into weight matrices, then bias vectors."""
+        coefs, intercepts, start = [], [], 0
+        pairs = list(zip(self.layer_units[:-1], self.layer_units[1:], strict=True))
+        for fan_in, fan_out in pairs:
+            coefs.append(
+                flat[start : start + fan_in * fan_out].reshape(fan_in, fan_out)
+            )
+            start += fan_in * fan_out
+        for _, fan_out in pairs:
+            intercepts.append(flat[start : start + fan_out])
+            start += fan_out
+        return coefs, intercepts
+
+    @property
+    def n_coef_params(self):
+        """Number of entries of the flat vector that are weights (not biases)."""
+        units = self.layer_units
+        return sum(a * b for a, b in itertools.pairwise(units))
+
+    def initialize(self, rng):
+        """Draw weights and biases uniformly in ``[-bound, bound]``."""
+        for W, b in zip(self.coefs, self.intercepts, strict=True):
+            bound = _init_bound(self.activation, *W.shape)
+            W[...] = rng.uniform(-bound, bound, W.shape)
+            b[...] = rng.uniform(-bound, bound, b.shape)
+
+    def load(self, coefs, intercepts):
+        """Copy the given weights and biases into this network's parameters."""
+        for dst, src in zip(
+            self.coefs + self.intercepts, coefs + intercepts, strict=True
+        ):
+            dst[...] = src
+
+    def set_dropout(self, rates, kind="bernoulli"):
+        """Configure dropout: ``rates[0]`` for the input, then one per hidden layer.
+
+        A rate of zero means no noise (and no cost) for that layer.
+        """
+        self.dropouts = [
+            Dropout(rate, width, self.dtype, kind) if rate > 0 else None
+            for rate, width in zip(rates, self.layer_units[:-1], strict=True)
+        ]
+        self._capacity = 0
+
+    @property
+    def has_dropout(self):
+        """Whether any layer is noisy."""
+        return any(d is not None for d in self.dropouts)
+
+    def apply_max_norm(self, max_norm):
+        """Rescale each hidden unit's incoming weight vector to norm <= max_norm."""
+        for W in self.coefs[:-1]:
+            norms = np.sqrt(np.einsum("ij,ij->j", W, W))
+            too_long = norms > max_norm
+            if too_long.any():
+                W[:, too_long] *= (max_norm / norms[too_long]).astype(W.dtype)
+
+    # -- buffers --------------------------------------------------------
+    def _ensure_capacity(self, n_rows):
+        if n_rows <= self._capacity:
+            return
+        widths = self.layer_units
+        self._activations = [None] + [
+            np.empty((n_rows, w), dtype=self.dtype) for w in widths[1:]
+        ]
+        # Noisy copies of the layers that have dropout: the clean activation
+        # stays available for the derivative of the activation function.
+        self._noisy = [
+            np.empty((n_rows, w), dtype=self.dtype) if d is not None else None
+            for d, w in zip(self.dropouts, widths[:-1], strict=True)
+        ]
+        self._deltas = [np.empty((n_rows, w), dtype=self.dtype) for w in widths[1:]]
+        self._inputs = [None] * (self.n_layers - 1)
+        self._capacity = n_rows
+
+    # -- passes ---------------------------------------------------------
+    def forward(self, X, rng=None, output_activation=True):
+        """Output of the network for ``X``; with ``rng``, dropout is on.
+
+        With ``output_activation=False`` the output layer's pre-activation
+        (the logits) is returned. The returned array is an internal buffer,
+        overwritten by the next call: copy it to keep it.
+        """
+        n_rows = X.shape[0]
+        self._ensure_capacity(n_rows)
+        hidden = HIDDEN_ACTIVATIONS[self.activation]
+        A = self._noisy_input(X, rng)
+        last = self.n_layers - 2
+        for i in range(self.n_layers - 1):
+            self._inputs[i] = A
+            Z = self._activations[i + 1][:n_rows]
+            _matmul(A, self.coefs[i], out=Z)
+            Z += self.intercepts[i]
+            if i == last:
+                if output_activation:
+                    OUTPUT_ACTIVATIONS[self.out_activation](Z)
+                return Z
+            hidden(Z)
+            A = self._noisy_hidden(i + 1, Z, rng)
+        raise AssertionError("unreachable: the output layer returns")
+
+    def _noisy_input(self, X, rng):
+        dropout = self.dropouts[0]
+        if rng is None or dropout is None:
+            return X
+        dropout.sample(rng, X.shape[0])
+        if sp.issparse(X):
+            return dropout.apply_sparse(X)
+        return dropout.apply(X, self._noisy[0][: X.shape[0]])
+
+    def _noisy_hidden(self, layer, H, rng):
+        dropout = self.dropouts[layer]
+        if rng is None or dropout is None:
+            return H
+        dropout.sample(rng, H.shape[0])
+        return dropout.apply(H, self._noisy[layer][: H.shape[0]])
+
+    def backward(self, y, sample_weight, alpha, dropout_on):
+        """Gradient of the mean loss plus L2 penalty, after :meth:`forward`.
+
+        Fills ``coef_grads`` and ``intercept_grads`` (views of ``grad``).
+        The gradient of the loss with respect to the output pre-activation is
+        ``output - y`` for every canonical loss/link pair.
+        """
+        n_rows = y.shape[0]
+        last = self.n_layers - 2
+        delta = self._deltas[last][:n_rows]
+        np.subtract(self._activations[-1][:n_rows], y, out=delta)
+        if sample_weight is None:
+            weight_sum = n_rows
+        else:
+            delta *= sample_weight[:, np.newaxis]
+            weight_sum = float(np.sum(sample_weight))
+        # Dividing the output delta once makes every gradient below a mean.
+        delta *= 1.0 / weight_sum
+        derivative = DERIVATIVES[self.activation]
+        for i in range(last, -1, -1):
+            delta = self._deltas[i][:n_rows]
+            _matmul_transposed_a(self._inputs[i], delta, out=self.coef_grads[i])
+            if alpha:
+                _axpy(self.coefs[i], self.coef_grads[i], alpha / weight_sum)
+            np.sum(delta, axis=0, out=self.intercept_grads[i])
+            if i == 0:
+                break
+            below = self._deltas[i - 1][:n_rows]
+            np.matmul(delta, self.coefs[i].T, out=below)
+            if dropout_on and self.dropouts[i] is not None:
+                self.dropouts[i].backward(below)
+            derivative(self._activations[i][:n_rows], below)
+        return weight_sum
+
+    def loss(self, loss_name, y, sample_weight, alpha, weight_sum):
+        """Loss of the last forward pass plus the L2 penalty."""
+        output = self._activations[-1][: y.shape[0]]
+        value = LOSSES[loss_name](y, output, sample_weight)
+        if alpha:
+            weights = self.params[: self.n_coef_params]
+            value += 0.5 * alpha * float(np.dot(weights, weights)) / weight_sum
+        return value
+
+    def train_step_gradient(self, X, y, sample_weight, loss_name, alpha, rng):
+        """Forward (noisy with ``rng``), loss and backward on one batch."""
+        self.forward(X, rng)
+        weight_sum = self.backward(y, sample_weight, alpha, dropout_on=rng is not None)
+        return self.loss(loss_name, y, sample_weight, alpha, weight_sum)
+
+    def predict(self, X, rng=None, out=None, output_activation=True):
+        """Output for every row of ``X``, computed in bounded-memory chunks."""
+        n_rows = X.shape[0]
+        if out is None:
+            out = np.empty((n_rows, self.layer_units[-1]), dtype=self.dtype)
+        chunk = self.predict_chunk_rows()
+        for start in range(0, n_rows, chunk):
+            stop = min(start + chunk, n_rows)
+            out[start:stop] = self.forward(X[start:stop], rng, output_activation)
+        return out
+
+    def predict_chunk_rows(self):
+        """Rows per prediction chunk, from the widest layer and the dtype."""
+        widest = max(self.layer_units)
+        return max(1, PREDICT_CHUNK_BYTES // (widest * self.dtype.itemsize))
+
+
+def _matmul(A, W, out):
+    if sp.issparse(A):
+        out[...] = A @ W
+    else:
+        np.matmul(A, W, out=out)
+
+
+def _matmul_transposed_a(A, delta, out):
+    if sp.issparse(A):
+        out[...] = A.T @ delta
+    else:
+        np.matmul(A.T, delta, out=out)
