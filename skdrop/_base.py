@@ -5,6 +5,7 @@
 and Monte Carlo prediction. The arithmetic lives in :mod:`skdrop._network`.
 """
 
+import contextlib
 import copy
 import math
 import warnings
@@ -15,7 +16,7 @@ import numpy as np
 import scipy.optimize
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, _fit_context
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.exceptions import ConvergenceWarning, InconsistentVersionWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import (
@@ -30,7 +31,8 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 from ._activations import HIDDEN_ACTIVATIONS
 from ._dropout import DROPOUT_TYPES
 from ._network import Network
-from ._optimizers import SGD, Adam
+from ._optimizers import SGD, Adam, optimizer_from_state, optimizer_to_state
+from ._version import __version__
 
 STOCHASTIC_SOLVERS = ("sgd", "adam")
 
@@ -40,6 +42,31 @@ DEFAULT_MC_SAMPLES = 30
 
 class NonFiniteTrainingError(ValueError):
     """Training produced a non-finite loss or non-finite weights."""
+
+
+class InconsistentSkdropVersionWarning(InconsistentVersionWarning):
+    """An estimator is unpickled with a skdrop version other than its own.
+
+    A subclass of scikit-learn's ``InconsistentVersionWarning``, so a filter
+    on that warning also covers this one.
+    """
+
+    def __init__(self, *, estimator_name, current_version, original_version):
+        super().__init__(
+            estimator_name=estimator_name,
+            current_sklearn_version=current_version,
+            original_sklearn_version=original_version,
+        )
+
+    def __str__(self):
+        return (
+            f"Trying to unpickle estimator {self.estimator_name} from skdrop "
+            f"version {self.original_sklearn_version} when using version "
+            f"{self.current_sklearn_version}. This might lead to breaking code "
+            "or invalid results. Use at your own risk. Refit the estimator "
+            "with the installed version, or install the version it was "
+            "saved with."
+        )
 
 
 class BaseDropoutMLP(BaseEstimator, metaclass=ABCMeta):
@@ -246,16 +273,44 @@ class BaseDropoutMLP(BaseEstimator, metaclass=ABCMeta):
             The target values (class labels in classification, real numbers
             in regression).
         sample_weight : array-like of shape (n_samples,), default=None
-            Sample weights.
+            Sample weights: finite, non-negative and not all zero.
 
         Returns
         -------
         self : object
             The fitted estimator.
+
+        Raises
+        ------
+        ValueError
+            If the data or parameters are invalid, or if training diverges
+            (the loss or the weights become infinite or NaN). The estimator
+            is then left exactly as it was before the call.
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
+    @contextlib.contextmanager
+    def _restored_on_error(self):
+        """Put the estimator back as it was if the block raises.
+
+        A failed ``fit`` or ``partial_fit`` (invalid data, divergence, an
+        exception raised from a callback) must not leave a half-updated
+        model: a previously fitted state is kept, an unfitted estimator stays
+        unfitted.
+        """
+        saved_state = self._snapshot()
+        try:
+            yield
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved_state)
+            raise
+
     def _fit(self, X, y, sample_weight=None, incremental=False):
+        with self._restored_on_error():
+            return self._fit_unguarded(X, y, sample_weight, incremental)
+
+    def _fit_unguarded(self, X, y, sample_weight, incremental):
         hidden_sizes = self._hidden_layer_sizes()
         rates = self._dropout_rates(len(hidden_sizes))
         self._check_dropout_settings(rates)
@@ -266,7 +321,9 @@ class BaseDropoutMLP(BaseEstimator, metaclass=ABCMeta):
         )
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=X.dtype, ensure_non_negative=True
+            )
         if y.ndim == 1:
             y = y.reshape(-1, 1)
         if sp.issparse(X):
@@ -275,7 +332,6 @@ class BaseDropoutMLP(BaseEstimator, metaclass=ABCMeta):
         if not first_pass:
             self._check_architecture(layer_units)
 
-        saved_state = self._snapshot()
         rng = self._training_generator(continue_stream=not first_pass)
         if first_pass:
             self._initialize(layer_units, X.dtype, rng)
@@ -291,8 +347,6 @@ class BaseDropoutMLP(BaseEstimator, metaclass=ABCMeta):
             if not np.isfinite(network.params).all():
                 raise NonFiniteTrainingError("the weights became infinite or NaN")
         except NonFiniteTrainingError as exc:
-            self.__dict__.clear()
-            self.__dict__.update(saved_state)
             raise ValueError(
                 f"Training diverged: {exc}. The learning rate "
                 f"(learning_rate_init={self.learning_rate_init}) is most likely "
@@ -392,6 +446,14 @@ class BaseDropoutMLP(BaseEstimator, metaclass=ABCMeta):
                 "The validation set is too small. Increase 'validation_fraction' "
                 "or the size of your dataset."
             )
+        if sample_weight is not None and not (train[2].any() and val[2].any()):
+            part = "training" if not train[2].any() else "validation"
+            raise ValueError(
+                f"Every sample of the {part} part of the early-stopping split "
+                "has zero weight, so it carries no information. Give more "
+                "samples a non-zero sample_weight or change "
+                "'validation_fraction'."
+            )
         if sample_weight is None:
             train.append(None)
             val.append(None)
@@ -401,6 +463,9 @@ class BaseDropoutMLP(BaseEstimator, metaclass=ABCMeta):
         if not incremental or getattr(self, "_optimizer", None) is None:
             self._optimizer = self._new_optimizer(network)
         optimizer = self._optimizer
+        # As in scikit-learn, n_iter_ counts the epochs of this call only;
+        # loss_curve_ and t_ accumulate across warm starts and partial fits.
+        self.n_iter_ = 0
         if self.early_stopping:
             (X, y, sample_weight), validation = self._validation_split(
                 X, y, sample_weight, rng
@@ -417,6 +482,10 @@ class BaseDropoutMLP(BaseEstimator, metaclass=ABCMeta):
             for _ in range(self.max_iter):
                 accumulated_loss = 0.0
                 for X_batch, y_batch, sw_batch in batches.epoch(rng):
+                    if sw_batch is not None and not sw_batch.any():
+                        # A batch of zero total weight has no gradient (and
+                        # a mean over it would divide by zero): skip it.
+                        continue
                     batch_loss = network.train_step_gradient(
                         X_batch, y_batch, sw_batch, loss_name, self.alpha, network_rng
                     )
@@ -544,30 +613,70 @@ class BaseDropoutMLP(BaseEstimator, metaclass=ABCMeta):
 
     def _forward(self, X):
         """Deterministic output of the whole network (no dropout)."""
-        return self._prediction_network(self.coefs_[0].dtype).predict(X)
+        output = self._prediction_network(self.coefs_[0].dtype).predict(X)
+        _check_finite_output(output)
+        return output
 
-    def _monte_carlo_outputs(self, X, n_samples, random_state):
-        """Network outputs of ``n_samples`` passes with dropout switched on.
-
-        Returns an array of shape ``(n_samples, n_rows, n_outputs)``; each
-        pass draws fresh masks for every row, in row chunks.
-        """
-        check_is_fitted(self)
-        if not isinstance(n_samples, Integral | np.integer) or n_samples < 1:
+    @staticmethod
+    def _check_n_samples(n_samples):
+        if (
+            not isinstance(n_samples, Integral | np.integer)
+            or isinstance(n_samples, bool)
+            or n_samples < 1
+        ):
             raise InvalidParameterError(
                 f"n_samples must be an int >= 1, got {n_samples!r}."
             )
+
+    def _monte_carlo_outputs(self, X, n_samples, random_state, out=None):
+        """Network outputs of ``n_samples`` passes with dropout switched on.
+
+        Returns an array of shape ``(n_samples, n_rows, n_outputs)`` (``out``
+        if given); each pass draws fresh masks for every row, in row chunks.
+        """
+        check_is_fitted(self)
+        self._check_n_samples(n_samples)
         network = self._prediction_network(self.coefs_[0].dtype)
         rates = self._dropout_rates(len(self.coefs_) - 1)
         network.set_dropout(rates, self.dropout_type)
         rng = _generator_from(random_state)
         noise_rng = rng if network.has_dropout else None
-        samples = np.empty(
-            (n_samples, X.shape[0], self.n_outputs_), dtype=network.dtype
-        )
+        samples = out
+        if samples is None:
+            samples = np.empty(
+                (n_samples, X.shape[0], self.n_outputs_), dtype=network.dtype
+            )
         for sample in samples:
             network.predict(X, noise_rng, out=sample)
+        _check_finite_output(samples)
         return samples
+
+    # -- persistence ----------------------------------------------------
+    def __getstate__(self):
+        """The pickled state records the skdrop version, as scikit-learn's does."""
+        state = dict(super().__getstate__(), _skdrop_version=__version__)
+        # The optimiser is saved as a plain dict so that skops only needs
+        # to trust the estimator class.
+        if state.get("_optimizer") is not None:
+            state["_optimizer"] = optimizer_to_state(state["_optimizer"])
+        return state
+
+    def __setstate__(self, state):
+        """Restore a pickled state; warn if another skdrop version saved it."""
+        state = dict(state)
+        pickle_version = state.pop("_skdrop_version", "unknown (older than 0.1.0)")
+        if pickle_version != __version__:
+            warnings.warn(
+                InconsistentSkdropVersionWarning(
+                    estimator_name=type(self).__name__,
+                    current_version=__version__,
+                    original_version=pickle_version,
+                ),
+                stacklevel=2,
+            )
+        if isinstance(state.get("_optimizer"), dict):
+            state["_optimizer"] = optimizer_from_state(state["_optimizer"])
+        super().__setstate__(state)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -608,6 +717,16 @@ class _EpochBatches:
         y = self.y[order]
         sw = None if self.sample_weight is None else self.sample_weight[order]
         return X, y, sw
+
+
+def _check_finite_output(output):
+    """Refuse to return an output that overflowed to infinity or NaN."""
+    if not np.isfinite(output).all():
+        raise ValueError(
+            "The network's output contains infinity or NaN: an activation "
+            "overflowed. The input values are too large for the fitted "
+            "weights (or the weights are not finite); scale the input data."
+        )
 
 
 def _generator_from(random_state):

@@ -14,7 +14,7 @@ from sklearn.utils.multiclass import (
 )
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from ._base import BaseDropoutMLP
+from ._base import BaseDropoutMLP, _check_finite_output
 
 
 def _stochastic_solver(estimator):
@@ -319,13 +319,14 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
         self : object
             The updated estimator.
         """
-        if _check_partial_fit_first_call(self, classes):
-            self._label_binarizer = LabelBinarizer()
-            if type_of_target(y).startswith("multilabel"):
-                self._label_binarizer.fit(y)
-            else:
-                self._label_binarizer.fit(classes)
-        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
+        with self._restored_on_error():
+            if _check_partial_fit_first_call(self, classes):
+                self._label_binarizer = LabelBinarizer()
+                if type_of_target(y).startswith("multilabel"):
+                    self._label_binarizer.fit(y)
+                else:
+                    self._label_binarizer.fit(classes)
+            return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
     def predict(self, X):
         """Predict class labels with the whole network (no dropout).
@@ -359,7 +360,16 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
         """
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
-        return self._binary_as_two_columns(self._forward(X))
+        if self._is_binary():
+            # Write P(class 1) straight into the second column of the result:
+            # no temporary as large as the output.
+            proba = np.empty((X.shape[0], 2), dtype=self.coefs_[0].dtype)
+            network = self._prediction_network(proba.dtype)
+            network.predict(X, out=proba[:, 1:])
+            _check_finite_output(proba[:, 1])
+            np.subtract(1, proba[:, 1], out=proba[:, 0])
+            return proba
+        return self._forward(X)
 
     def predict_log_proba(self, X):
         """Log of the class probabilities, computed from the logits.
@@ -381,6 +391,7 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
         X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
         network = self._prediction_network(self.coefs_[0].dtype)
         logits = network.predict(X, output_activation=False)
+        _check_finite_output(logits)
         if self.out_activation_ == "softmax":
             return log_softmax(logits, axis=1)
         if self.n_outputs_ == 1:
@@ -410,16 +421,20 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
         """
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
-        outputs = self._monte_carlo_outputs(X, n_samples, random_state)
-        return self._binary_as_two_columns(outputs)
+        if not self._is_binary():
+            return self._monte_carlo_outputs(X, n_samples, random_state)
+        # P(class 1) goes straight into the second column of the result.
+        self._check_n_samples(n_samples)
+        proba = np.empty((n_samples, X.shape[0], 2), dtype=self.coefs_[0].dtype)
+        self._monte_carlo_outputs(X, n_samples, random_state, out=proba[..., 1:])
+        np.subtract(1, proba[..., 1], out=proba[..., 0])
+        return proba
 
-    def _binary_as_two_columns(self, prob):
-        """Turn the single logistic output of a binary problem into two columns."""
-        if self.n_outputs_ == 1 and not self._label_binarizer.y_type_.startswith(
+    def _is_binary(self):
+        """Whether a single logistic output stands for two classes."""
+        return self.n_outputs_ == 1 and not self._label_binarizer.y_type_.startswith(
             "multilabel"
-        ):
-            return np.concatenate([1 - prob, prob], axis=-1)
-        return prob
+        )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
