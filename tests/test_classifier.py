@@ -1,0 +1,99 @@
+"""DropoutMLPClassifier: targets of every kind, probabilities, no mask at predict."""
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_classification, make_multilabel_classification
+from sklearn.metrics import log_loss
+
+from skdrop import DropoutMLPClassifier
+
+
+@pytest.fixture(scope="module")
+def multiclass():
+    return make_classification(
+        n_samples=240, n_features=6, n_informative=4, n_classes=3, random_state=1
+    )
+
+
+def test_binary_problem_has_one_logistic_output_and_two_probability_columns():
+    X, y = make_classification(n_samples=120, n_features=5, random_state=0)
+    clf = DropoutMLPClassifier(max_iter=50, random_state=0).fit(X, y)
+    assert clf.out_activation_ == "logistic" and clf.n_outputs_ == 1
+    proba = clf.predict_proba(X)
+    assert proba.shape == (120, 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(clf.predict(X), proba.argmax(axis=1))
+
+
+def test_multiclass_uses_softmax(multiclass):
+    X, y = multiclass
+    clf = DropoutMLPClassifier(max_iter=50, random_state=0).fit(X, y)
+    assert clf.out_activation_ == "softmax" and clf.n_outputs_ == 3
+    proba = clf.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-12)
+    assert clf.score(X, y) > 0.8
+
+
+def test_string_labels_round_trip(multiclass):
+    X, y = multiclass
+    names = np.array(["cat", "dog", "emu"])[y]
+    clf = DropoutMLPClassifier(max_iter=30, random_state=0).fit(X, names)
+    np.testing.assert_array_equal(clf.classes_, ["cat", "dog", "emu"])
+    assert set(clf.predict(X)) <= {"cat", "dog", "emu"}
+
+
+def test_multilabel_indicator_targets():
+    X, Y = make_multilabel_classification(n_samples=150, n_classes=4, random_state=0)
+    clf = DropoutMLPClassifier(max_iter=100, random_state=0).fit(X, Y)
+    assert clf.out_activation_ == "logistic" and clf.n_outputs_ == 4
+    assert clf.predict(X).shape == Y.shape
+    assert clf.predict_proba(X).shape == Y.shape
+    assert clf.score(X, Y) > 0.3  # subset accuracy
+
+
+def test_predict_is_deterministic_and_uses_no_mask(multiclass):
+    X, y = multiclass
+    clf = DropoutMLPClassifier(dropout_rate=0.5, max_iter=20, random_state=0).fit(X, y)
+    first = clf.predict_proba(X)
+    np.testing.assert_array_equal(clf.predict_proba(X), first)
+    h = np.maximum(X @ clf.coefs_[0] + clf.intercepts_[0], 0)
+    logits = h @ clf.coefs_[1] + clf.intercepts_[1]
+    expected = np.exp(logits - logits.max(axis=1, keepdims=True))
+    expected /= expected.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(first, expected, rtol=1e-10)
+
+
+def test_predict_log_proba_is_the_log_of_predict_proba(multiclass):
+    X, y = multiclass
+    clf = DropoutMLPClassifier(max_iter=20, random_state=0).fit(X, y)
+    np.testing.assert_allclose(
+        clf.predict_log_proba(X), np.log(clf.predict_proba(X)), rtol=1e-8
+    )
+
+
+def test_predict_log_proba_stays_finite_for_extreme_logits():
+    X, y = make_classification(n_samples=50, n_features=4, random_state=0)
+    clf = DropoutMLPClassifier(hidden_layer_sizes=(3,), max_iter=2).fit(X, y)
+    clf.coefs_[1][...] = 1e4
+    log_proba = clf.predict_log_proba(X)
+    assert np.isfinite(log_proba).all()
+    assert np.isfinite(clf.predict_proba(X)).all()
+
+
+def test_dropout_generalises_better_than_no_dropout_on_an_overfitting_problem():
+    """A wide network on few noisy samples: dropout lowers held-out log loss."""
+    X, y = make_classification(
+        n_samples=600, n_features=40, n_informative=8, flip_y=0.1, random_state=0
+    )
+    X_train, X_test, y_train, y_test = X[:150], X[150:], y[:150], y[150:]
+    kwargs = dict(hidden_layer_sizes=(512,), alpha=0.0, max_iter=300, random_state=0)
+    losses = {
+        rate: log_loss(
+            y_test,
+            DropoutMLPClassifier(dropout_rate=rate, **kwargs)
+            .fit(X_train, y_train)
+            .predict_proba(X_test),
+        )
+        for rate in (0.0, 0.5)
+    }
+    assert losses[0.5] < losses[0.0]
