@@ -140,3 +140,60 @@ class Adam:
         if verbose:
             print(msg + " Stopping.")
         return True
+
+
+# -- persistence --------------------------------------------------------
+# An optimiser is saved as a plain dict (strings, numbers and arrays), so a
+# model file never asks its reader to trust a skdrop class other than the
+# estimator itself (skops).
+_OPTIMIZER_CLASSES = {"sgd": SGD, "adam": Adam}
+
+
+def optimizer_to_state(optimizer):
+    """Return the state of an optimiser as a plain dict.
+
+    Parameters
+    ----------
+    optimizer : SGD or Adam
+        The optimiser to describe.
+
+    Returns
+    -------
+    state : dict
+        ``{"kind": 'sgd' or 'adam', "attributes": {name: value}}`` where the
+        values are numbers, strings, booleans or arrays (copies).
+    """
+    kind = next(
+        name for name, cls in _OPTIMIZER_CLASSES.items() if type(optimizer) is cls
+    )
+    attributes = {
+        name: value.copy() if isinstance(value, np.ndarray) else value
+        for name, value in vars(optimizer).items()
+    }
+    return {"kind": kind, "attributes": attributes}
+
+
+def optimizer_from_state(state):
+    """Rebuild the optimiser described by :func:`optimizer_to_state`.
+
+    Parameters
+    ----------
+    state : dict
+        A dict returned by :func:`optimizer_to_state`.
+
+    Returns
+    -------
+    optimizer : SGD or Adam
+        An optimiser that takes exactly the steps the saved one would have.
+    """
+    cls = _OPTIMIZER_CLASSES[state["kind"]]
+    # Bypass __init__: the attributes are restored as they were, moments
+    # and step counters included, rather than freshly initialised.
+    optimizer = cls.__new__(cls)
+    vars(optimizer).update(
+        {
+            name: value.copy() if isinstance(value, np.ndarray) else value
+            for name, value in state["attributes"].items()
+        }
+    )
+    return optimizer
