@@ -360,6 +360,8 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
         """
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+        if self._single_class():
+            return np.ones((X.shape[0], 1), dtype=self.coefs_[0].dtype)
         if self._is_binary():
             # Write P(class 1) straight into the second column of the result:
             # no temporary as large as the output.
@@ -389,6 +391,8 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
         """
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+        if self._single_class():
+            return np.zeros((X.shape[0], 1), dtype=self.coefs_[0].dtype)
         network = self._prediction_network(self.coefs_[0].dtype)
         logits = network.predict(X, output_activation=False)
         _check_finite_output(logits)
@@ -421,6 +425,9 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
         """
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+        if self._single_class():
+            self._check_n_samples(n_samples)
+            return np.ones((n_samples, X.shape[0], 1), dtype=self.coefs_[0].dtype)
         if not self._is_binary():
             return self._monte_carlo_outputs(X, n_samples, random_state)
         # P(class 1) goes straight into the second column of the result.
@@ -432,9 +439,15 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
 
     def _is_binary(self):
         """Whether a single logistic output stands for two classes."""
-        return self.n_outputs_ == 1 and not self._label_binarizer.y_type_.startswith(
-            "multilabel"
+        return (
+            self.n_outputs_ == 1
+            and len(self.classes_) == 2
+            and not self._label_binarizer.y_type_.startswith("multilabel")
         )
+
+    def _single_class(self):
+        """Whether training saw one class only: it has probability 1."""
+        return self.n_outputs_ == 1 and len(self.classes_) == 1
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
