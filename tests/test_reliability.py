@@ -1,0 +1,489 @@
+"""Fault scenarios a model left running in a hyper-parameter search must survive.
+
+* divergence (a learning rate that makes the loss overflow) is reported as a
+  ``ValueError`` naming the learning rate, and the estimator keeps its
+  previous state: unfitted after a fresh fit, previous weights after
+  ``warm_start`` or ``partial_fit``;
+* a finite model never predicts NaN: probabilities and log-probabilities
+  stay finite for logits of +-1e4;
+* ``KeyboardInterrupt`` during training keeps the weights reached so far;
+* prediction memory is bounded, ``max_iter`` bounds training, and no thread
+  is left behind.
+"""
+
+import pickle
+import threading
+import tracemalloc
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import skdrop._network as network_module
+from skdrop import DropoutMLPClassifier, DropoutMLPRegressor
+
+DIVERGED = r"Training diverged: .*learning_rate_init=1e\+?0?300"
+
+
+def _data(n=40, n_features=3, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, n_features))
+    y_class = (X[:, 0] + X[:, 1] > 0).astype(int)
+    y_reg = X @ np.arange(1.0, n_features + 1) * 1e3
+    return X, y_class, y_reg
+
+
+def _weights(estimator):
+    return [w.copy() for w in estimator.coefs_ + estimator.intercepts_]
+
+
+def _assert_same_weights(a, b):
+    assert len(a) == len(b)
+    for wa, wb in zip(a, b, strict=True):
+        np.testing.assert_array_equal(wa, wb)
+
+
+def _exploding(cls, **params):
+    """An estimator whose huge learning rate overflows the loss."""
+    return cls(
+        hidden_layer_sizes=(3,),
+        solver="sgd",
+        learning_rate_init=1e300,
+        max_iter=5,
+        random_state=0,
+        **params,
+    )
+
+
+# -- divergence ----------------------------------------------------------------
+@pytest.mark.parametrize("cls", [DropoutMLPClassifier, DropoutMLPRegressor])
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_divergent_fresh_fit_leaves_estimator_unfitted(cls, solver):
+    X, y_class, y_reg = _data()
+    y = y_class if cls is DropoutMLPClassifier else y_reg
+    estimator = _exploding(cls)
+    estimator.set_params(solver=solver)
+    with pytest.raises(ValueError, match=DIVERGED):
+        estimator.fit(X, y)
+    for attribute in ("coefs_", "n_iter_", "loss_curve_", "classes_", "t_"):
+        assert not hasattr(estimator, attribute)
+    # The same object can be refitted with a sane learning rate.
+    estimator.set_params(learning_rate_init=1e-3)
+    estimator.fit(X, y)
+    assert np.isfinite(estimator.predict(X)).all() or cls is DropoutMLPClassifier
+
+
+@pytest.mark.parametrize("cls", [DropoutMLPClassifier, DropoutMLPRegressor])
+def test_divergent_refit_keeps_previous_model(cls):
+    X, y_class, y_reg = _data()
+    y = y_class if cls is DropoutMLPClassifier else y_reg
+    estimator = cls(hidden_layer_sizes=(3,), max_iter=5, random_state=0).fit(X, y)
+    weights, predictions = _weights(estimator), estimator.predict(X)
+    state = dict(vars(estimator))
+    estimator.set_params(solver="sgd", learning_rate_init=1e300)
+    with pytest.raises(ValueError, match=DIVERGED):
+        estimator.fit(X, y)
+    _assert_same_weights(_weights(estimator), weights)
+    np.testing.assert_array_equal(estimator.predict(X), predictions)
+    assert set(vars(estimator)) == set(state)
+    assert estimator.n_iter_ == state["n_iter_"]
+    assert estimator.loss_curve_ == state["loss_curve_"]
+
+
+def _fitted_sgd(cls, warm_start):
+    X, y_class, y_reg = _data()
+    y = y_class if cls is DropoutMLPClassifier else y_reg
+    estimator = cls(
+        hidden_layer_sizes=(3,),
+        solver="sgd",
+        max_iter=5,
+        random_state=0,
+        warm_start=warm_start,
+    )
+    estimator.fit(X, y)
+    estimator.partial_fit(X, y)  # an optimizer state with momentum exists
+    return estimator, X, y
+
+
+def _snapshot(estimator, X):
+    return {
+        "weights": _weights(estimator),
+        "predictions": estimator.predict(X),
+        "n_iter_": estimator.n_iter_,
+        "t_": estimator.t_,
+        "loss_curve_": list(estimator.loss_curve_),
+        "optimizer": pickle.dumps(estimator._optimizer),
+    }
+
+
+def _assert_unchanged(estimator, X, snapshot):
+    _assert_same_weights(_weights(estimator), snapshot["weights"])
+    np.testing.assert_array_equal(estimator.predict(X), snapshot["predictions"])
+    assert estimator.n_iter_ == snapshot["n_iter_"]
+    assert estimator.t_ == snapshot["t_"]
+    assert estimator.loss_curve_ == snapshot["loss_curve_"]
+    assert pickle.dumps(estimator._optimizer) == snapshot["optimizer"]
+
+
+@pytest.mark.parametrize("cls", [DropoutMLPClassifier, DropoutMLPRegressor])
+def test_divergent_warm_start_keeps_previous_weights(cls):
+    estimator, X, y = _fitted_sgd(cls, warm_start=True)
+    before = _snapshot(estimator, X)
+    estimator.set_params(learning_rate_init=1e300)
+    with pytest.raises(ValueError, match=DIVERGED):
+        estimator.fit(X, y)
+    _assert_unchanged(estimator, X, before)
+    # Training resumes from the same weights once the rate is sane.
+    estimator.set_params(learning_rate_init=1e-3, max_iter=2)
+    estimator.fit(X, y)
+    assert estimator.n_iter_ == 2
+    assert estimator.t_ == before["t_"] + 2 * 40
+    assert all(np.isfinite(w).all() for w in _weights(estimator))
+
+
+def test_divergent_partial_fit_keeps_previous_weights():
+    """Rows of 1e200 overflow the squared error in the first batch."""
+    estimator, X, y = _fitted_sgd(DropoutMLPRegressor, warm_start=False)
+    before = _snapshot(estimator, X)
+    with pytest.raises(ValueError, match=r"Training diverged: the loss became inf"):
+        estimator.partial_fit(X * 1e200, y)
+    _assert_unchanged(estimator, X, before)
+    estimator.partial_fit(X, y)
+    assert estimator.t_ == before["t_"] + 40
+
+
+@pytest.mark.parametrize("cls", [DropoutMLPClassifier, DropoutMLPRegressor])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+@pytest.mark.parametrize("mode", ["partial_fit", "warm_start"])
+def test_non_finite_loss_rolls_back_every_attribute(monkeypatch, cls, bad, mode):
+    """A NaN or infinite loss in the 3rd batch (injected) undoes the whole call."""
+    estimator, X, y = _fitted_sgd(cls, warm_start=mode == "warm_start")
+    estimator.set_params(batch_size=10)
+    before = _snapshot(estimator, X)
+    attributes = dict(vars(estimator))
+    calls = {"n": 0}
+    original = network_module.Network.train_step_gradient
+
+    def step(self, *args, **kwargs):
+        calls["n"] += 1
+        loss = original(self, *args, **kwargs)
+        return bad if calls["n"] == 3 else loss
+
+    monkeypatch.setattr(network_module.Network, "train_step_gradient", step)
+    method = estimator.partial_fit if mode == "partial_fit" else estimator.fit
+    with pytest.raises(ValueError, match=rf"the loss became {bad} in epoch 1"):
+        method(X, y)
+    assert calls["n"] == 3
+    _assert_unchanged(estimator, X, before)
+    assert set(vars(estimator)) == set(attributes)
+
+
+def test_divergent_lbfgs_is_reported():
+    X, _, y_reg = _data()
+    estimator = DropoutMLPRegressor(
+        hidden_layer_sizes=(3,), solver="lbfgs", dropout_rate=0.0, max_iter=50
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            estimator.fit(X * 1e200, y_reg * 1e200)
+        except ValueError as exc:
+            assert "diverged" in str(exc) or "infinity" in str(exc)
+            assert not hasattr(estimator, "coefs_")
+        else:
+            assert np.isfinite(estimator.predict(X)).all()
+
+
+def test_failure_inside_training_restores_state(monkeypatch):
+    """Any exception from the training loop (here an injected one) rolls back."""
+    X, y, _ = _data()
+    clf = DropoutMLPClassifier(hidden_layer_sizes=(3,), max_iter=3, random_state=0)
+    clf.fit(X, y)
+    weights = _weights(clf)
+    calls = {"n": 0}
+    original = network_module.Network.train_step_gradient
+
+    def failing_step(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise MemoryError("injected")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(network_module.Network, "train_step_gradient", failing_step)
+    clf.set_params(warm_start=True)
+    with pytest.raises(MemoryError, match="injected"):
+        clf.fit(X, y)
+    _assert_same_weights(_weights(clf), weights)
+
+
+# -- stable outputs --------------------------------------------------------
+def _hand_set(estimator, logit):
+    """Weights that give logits of +-``logit`` for the rows of ``_extreme_X``."""
+    for W in estimator.coefs_:
+        W[...] = 0.0
+    for b in estimator.intercepts_:
+        b[...] = 0.0
+    estimator.coefs_[0][0, 0] = 1.0  # hidden unit 0 copies feature 0 (relu)
+    estimator.coefs_[0][1, 1] = 1.0  # hidden unit 1 copies feature 1
+    estimator.coefs_[1][0, :] = logit
+    estimator.coefs_[1][1, :] = -logit
+    if estimator.coefs_[1].shape[1] > 1:
+        estimator.coefs_[1][:, 0] *= -1
+
+
+def _extreme_X():
+    return np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [0.0, 0.0]])
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("logit", [1e4, 1e6])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_extreme_logits_give_finite_probabilities(n_classes, logit, dtype):
+    X = _extreme_X().astype(dtype)
+    y = np.arange(4) % n_classes
+    clf = DropoutMLPClassifier(
+        hidden_layer_sizes=(2,), max_iter=1, dropout_rate=0.0, random_state=0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.fit(X, y)
+    _hand_set(clf, logit)
+    proba = clf.predict_proba(X)
+    log_proba = clf.predict_log_proba(X)
+    assert proba.shape == log_proba.shape == (4, n_classes)
+    assert np.isfinite(proba).all() and np.isfinite(log_proba).all()
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
+    # Saturated rows are certain; log-probabilities keep the logit's scale.
+    assert proba.max() == 1.0
+    assert log_proba.min() <= -logit / 2
+    np.testing.assert_allclose(np.exp(log_proba), proba, atol=1e-6)
+    samples = clf.predict_samples(X, n_samples=4, random_state=0)
+    assert np.isfinite(samples).all()
+    assert clf.predict(X).shape == (4,)
+
+
+def test_multilabel_extreme_logits_are_finite():
+    X = _extreme_X()
+    y = np.array([[1, 0], [0, 1], [1, 1], [0, 0]])
+    clf = DropoutMLPClassifier(hidden_layer_sizes=(2,), max_iter=1, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.fit(X, y)
+    _hand_set(clf, 1e4)
+    assert np.isfinite(clf.predict_proba(X)).all()
+    assert np.isfinite(clf.predict_log_proba(X)).all()
+
+
+def test_overflowing_output_is_an_error_not_nan():
+    """A finite model whose activations overflow refuses to answer."""
+    X, _, y_reg = _data()
+    reg = DropoutMLPRegressor(hidden_layer_sizes=(3,), max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg.fit(X, y_reg)
+    reg.coefs_[0][...] = 1e300
+    reg.coefs_[1][...] = 1e300
+    with pytest.raises(ValueError, match="output contains infinity or NaN"):
+        reg.predict(np.ones((2, 3)))
+    with pytest.raises(ValueError, match="output contains infinity or NaN"):
+        reg.predict_samples(np.ones((2, 3)), n_samples=2)
+
+
+# -- interruption ------------------------------------------------------------
+def _interrupt_after(monkeypatch, n_batches):
+    calls = {"n": 0}
+    original = network_module.Network.train_step_gradient
+
+    def step(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] > n_batches:
+            raise KeyboardInterrupt
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(network_module.Network, "train_step_gradient", step)
+    return calls
+
+
+@pytest.mark.parametrize("cls", [DropoutMLPClassifier, DropoutMLPRegressor])
+@pytest.mark.parametrize("k", [0, 1, 7, 12])
+def test_keyboard_interrupt_keeps_weights_reached(monkeypatch, cls, k):
+    """40 rows in batches of 10: 4 batches per epoch, so k // 4 full epochs."""
+    X, y_class, y_reg = _data()
+    y = y_class if cls is DropoutMLPClassifier else y_reg
+    params = dict(hidden_layer_sizes=(3,), batch_size=10, max_iter=50, random_state=0)
+    reference = cls(**params, shuffle=False, dropout_rate=0.0)
+    _interrupt_after(monkeypatch, k)
+    with pytest.warns(UserWarning, match="Training interrupted by user"):
+        reference.fit(X, y)
+    assert reference.n_iter_ == k // 4
+    assert len(reference.loss_curve_) == k // 4
+    assert reference.t_ == 40 * (k // 4)
+    assert all(np.isfinite(w).all() for w in _weights(reference))
+    predictions = reference.predict(X)
+    assert predictions.shape[0] == 40
+    monkeypatch.undo()
+    # The weights are those of k uninterrupted steps: the same k batches
+    # without the interruption, through warm-started one-epoch runs.
+    if k % 4 == 0:
+        uninterrupted = cls(**{**params, "max_iter": max(k // 4, 1)})
+        uninterrupted.set_params(shuffle=False, dropout_rate=0.0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if k:
+                uninterrupted.fit(X, y)
+                _assert_same_weights(_weights(uninterrupted), _weights(reference))
+    # The interrupted estimator is usable: it can be trained further.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference.set_params(warm_start=True, max_iter=2).fit(X, y)
+    # n_iter_ counts the epochs of the last call, t_ every sample seen.
+    assert reference.n_iter_ == 2
+    assert reference.t_ == 40 * (k // 4 + 2)
+
+
+def test_keyboard_interrupt_with_early_stopping_keeps_best_weights(monkeypatch):
+    X, y, _ = _data(n=100)
+    clf = DropoutMLPClassifier(
+        hidden_layer_sizes=(3,), early_stopping=True, batch_size=30, random_state=0
+    )
+    _interrupt_after(monkeypatch, 10)
+    with pytest.warns(UserWarning, match="Training interrupted by user"):
+        clf.fit(X, y)
+    assert clf.n_iter_ == len(clf.validation_scores_) == 3
+    assert clf.best_validation_score_ == max(clf.validation_scores_)
+    assert clf.predict(X).shape == (100,)
+
+
+def test_keyboard_interrupt_in_partial_fit(monkeypatch):
+    X, y, _ = _data()
+    clf = DropoutMLPClassifier(hidden_layer_sizes=(3,), batch_size=10, random_state=0)
+    clf.partial_fit(X, y, classes=[0, 1])
+    _interrupt_after(monkeypatch, 2)
+    with pytest.warns(UserWarning, match="Training interrupted by user"):
+        clf.partial_fit(X, y)
+    assert clf.n_iter_ == 0  # the interrupted epoch is not counted
+    assert clf.t_ == 40
+    assert clf.predict(X).shape == (40,)
+
+
+def test_notes_document_interruption_and_divergence():
+    for cls in (DropoutMLPClassifier, DropoutMLPRegressor):
+        doc = " ".join(cls.__doc__.split())
+        assert "KeyboardInterrupt" in doc, cls
+        assert "n_iter_" in doc and "restored" in doc, cls
+        assert "learning_rate_init" in doc, cls
+
+
+# -- bounded resources -------------------------------------------------------
+N_BIG = 2_000_000
+# Scratch space beyond the returned array: the prediction chunk's buffers
+# (activations, gradients, dropout masks), fixed whatever the number of rows.
+EXTRA_BYTES = 64 * 2**20
+# Growth of that scratch space from N_BIG / 4 to N_BIG rows: none is allowed
+# beyond allocator noise, so no temporary proportional to the rows exists.
+GROWTH_BYTES = 2 * 2**20
+
+
+@pytest.fixture(scope="module")
+def big_X():
+    return np.random.default_rng(0).normal(size=(N_BIG, 2))
+
+
+def _peak_extra(func):
+    """The result of ``func()`` and its peak memory beyond the result."""
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        result = func()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return result, peak - result.nbytes
+
+
+def _assert_bounded(predict, big_X):
+    out_small, extra_small = _peak_extra(lambda: predict(big_X[: N_BIG // 4]))
+    out_big, extra_big = _peak_extra(lambda: predict(big_X))
+    assert out_big.nbytes == 4 * out_small.nbytes
+    assert extra_big < EXTRA_BYTES, f"{extra_big / 2**20:.1f} MiB beyond the output"
+    assert extra_big - extra_small < GROWTH_BYTES, (
+        f"scratch memory grew by {(extra_big - extra_small) / 2**20:.1f} MiB "
+        "with the number of rows"
+    )
+    return out_big
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_predict_proba_memory_is_bounded(big_X, n_classes):
+    X, y = big_X[:60], np.arange(60) % n_classes
+    clf = DropoutMLPClassifier(hidden_layer_sizes=(3,), max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.fit(X, y)
+    proba = _assert_bounded(clf.predict_proba, big_X)
+    assert proba.shape == (N_BIG, n_classes)
+
+
+@pytest.mark.parametrize("cls", [DropoutMLPClassifier, DropoutMLPRegressor])
+def test_predict_samples_memory_is_bounded(big_X, cls):
+    X = big_X[:60]
+    y = np.arange(60) % 2 if cls is DropoutMLPClassifier else X[:, 0]
+    est = cls(hidden_layer_sizes=(3,), max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X, y)
+    samples = _assert_bounded(
+        lambda X: est.predict_samples(X, n_samples=2, random_state=0), big_X
+    )
+    assert samples.shape[:2] == (2, N_BIG)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
+def test_max_iter_bounds_training(solver):
+    """tol=0 and n_iter_no_change=inf: only max_iter can stop training."""
+    X, _, y_reg = _data()
+    reg = DropoutMLPRegressor(
+        hidden_layer_sizes=(3,),
+        solver=solver,
+        dropout_rate=0.0 if solver == "lbfgs" else 0.5,
+        max_iter=7,
+        tol=0.0,
+        n_iter_no_change=np.inf,
+        learning_rate="adaptive",
+        random_state=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg.fit(X, y_reg)
+    assert reg.n_iter_ <= 7
+    if solver != "lbfgs":
+        assert reg.n_iter_ == 7
+
+
+def test_no_threads_left_behind():
+    X, y, _ = _data()
+    before = threading.active_count()
+    clf = DropoutMLPClassifier(hidden_layer_sizes=(3,), max_iter=3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.fit(X, y)
+        clf.fit(sp.csr_matrix(X), y)
+        clf.predict_proba(X)
+        clf.predict_samples(X, n_samples=3)
+    assert threading.active_count() == before
+
+
+def test_keyboard_interrupt_in_lbfgs_restores_previous_state(monkeypatch):
+    X, _, y_reg = _data()
+    reg = DropoutMLPRegressor(
+        hidden_layer_sizes=(3,), solver="lbfgs", dropout_rate=0.0, max_iter=5
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg.fit(X, y_reg)
+    weights = _weights(reg)
+    _interrupt_after(monkeypatch, 3)
+    with pytest.raises(KeyboardInterrupt):
+        reg.fit(X, y_reg)
+    _assert_same_weights(_weights(reg), weights)
