@@ -721,7 +721,8 @@ class _EpochBatches:
 
 def _check_finite_output(output):
     """Refuse to return an output that overflowed to infinity or NaN."""
-    if not np.isfinite(output).all():
+    # min and max propagate NaN and need no temporary as large as the output.
+    if output.size and not (np.isfinite(output.min()) and np.isfinite(output.max())):
         raise ValueError(
             "The network's output contains infinity or NaN: an activation "
             "overflowed. The input values are too large for the fitted "

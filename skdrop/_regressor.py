@@ -132,6 +132,29 @@ class DropoutMLPRegressor(RegressorMixin, BaseDropoutMLP):
     DropoutMLPClassifier : The classifier with the same dropout parameters.
     sklearn.neural_network.MLPRegressor : The regressor this one replaces.
 
+    Notes
+    -----
+    A failed or interrupted call never leaves a half-updated model:
+
+    * ``KeyboardInterrupt`` while ``'sgd'`` or ``'adam'`` trains stops
+      training with the warning "Training interrupted by user."; the
+      estimator keeps the weights reached so far, is usable, and ``n_iter_``
+      counts the epochs completed in that call (``t_`` the samples of those
+      epochs). With ``'lbfgs'`` the interrupt propagates and the estimator is
+      restored to its state before the call.
+    * If the loss or the weights become infinite or NaN, training stops with
+      a ``ValueError`` naming ``learning_rate_init``, and the estimator is
+      restored to its state before the call: unfitted after a first ``fit``,
+      the previous weights and optimizer state after ``warm_start`` or
+      ``partial_fit``. The same holds for any other exception raised during
+      ``fit`` or ``partial_fit``, such as invalid data.
+    * Prediction raises ``ValueError`` rather than return an output that
+      overflowed to infinity or NaN.
+    * Negative sample weights are refused; mini-batches whose weights are all
+      zero are skipped.
+    * A pickle records the skdrop version; unpickling with another version
+      warns with ``InconsistentVersionWarning``, as scikit-learn does.
+
     Examples
     --------
     >>> import numpy as np
