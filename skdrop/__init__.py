@@ -3,5 +3,13 @@
 from ._classifier import DropoutMLPClassifier
 from ._regressor import DropoutMLPRegressor
 from ._version import __version__
+from .uncertainty import expected_entropy, mutual_information, predictive_entropy
 
-__all__ = ["DropoutMLPClassifier", "DropoutMLPRegressor", "__version__"]
+__all__ = [
+    "DropoutMLPClassifier",
+    "DropoutMLPRegressor",
+    "__version__",
+    "expected_entropy",
+    "mutual_information",
+    "predictive_entropy",
+]
