@@ -358,3 +358,17 @@ def test_helpers_are_exported():
 
     for name in ("predictive_entropy", "expected_entropy", "mutual_information"):
         assert getattr(skdrop, name) is getattr(skdrop.uncertainty, name)
+
+
+def test_passes_stacked_for_few_rows_all_draw_their_own_masks():
+    """Few rows are repeated to stack passes into one forward call; every
+    pass must still differ, and the stacking must not change the shape."""
+    X, y = _overfitting_problem()
+    reg = DropoutMLPRegressor(hidden_layer_sizes=(64,), max_iter=5, random_state=0)
+    reg.fit(X, y)
+    samples = reg.predict_samples(X[:2], n_samples=200, random_state=0)
+    assert samples.shape == (200, 2)
+    assert len(np.unique(samples[:, 0])) == 200
+    np.testing.assert_array_equal(
+        samples, reg.predict_samples(X[:2], n_samples=200, random_state=0)
+    )
