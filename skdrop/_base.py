@@ -646,8 +646,12 @@ class BaseDropoutMLP(BaseEstimator, metaclass=ABCMeta):
             samples = np.empty(
                 (n_samples, X.shape[0], self.n_outputs_), dtype=network.dtype
             )
-        for sample in samples:
-            network.predict(X, noise_rng, out=sample)
+        passes_per_forward = network.predict_chunk_rows() // max(X.shape[0], 1)
+        if passes_per_forward < 2:
+            for sample in samples:
+                network.predict(X, noise_rng, out=sample)
+        else:
+            _stacked_passes(network, X, noise_rng, samples, passes_per_forward)
         _check_finite_output(samples)
         return samples
 
@@ -728,6 +732,26 @@ def _check_finite_output(output):
             "overflowed. The input values are too large for the fitted "
             "weights (or the weights are not finite); scale the input data."
         )
+
+
+def _stacked_passes(network, X, rng, samples, passes_per_forward):
+    """Fill ``samples`` with several Monte Carlo passes per forward call.
+
+    Few rows make a forward call mostly per-call overhead, so the rows are
+    repeated to stack several passes into one batch of at most a prediction
+    chunk; every repeated row still draws its own masks.
+    """
+    n_samples, n_rows = samples.shape[:2]
+    repeats = min(passes_per_forward, n_samples)
+    stacked = (
+        sp.vstack([X] * repeats, format="csr")
+        if sp.issparse(X)
+        else np.tile(X, (repeats, 1))
+    )
+    for start in range(0, n_samples, repeats):
+        stop = min(start + repeats, n_samples)
+        output = network.forward(stacked[: (stop - start) * n_rows], rng)
+        samples[start:stop] = output.reshape(stop - start, n_rows, -1)
 
 
 def _generator_from(random_state):
