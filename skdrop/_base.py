@@ -29,6 +29,7 @@ from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from ._activations import HIDDEN_ACTIVATIONS
+from ._callbacks import CALLBACK_ATTRIBUTES, CallbackSupportMixin, FitProgress
 from ._dropout import DROPOUT_TYPES
 from ._network import Network
 from ._optimizers import SGD, Adam, optimizer_from_state, optimizer_to_state
@@ -69,7 +70,7 @@ class InconsistentSkdropVersionWarning(InconsistentVersionWarning):
         )
 
 
-class BaseDropoutMLP(BaseEstimator, metaclass=ABCMeta):
+class BaseDropoutMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
     """Base class for the dropout MLP estimators; do not use it directly."""
 
     _parameter_constraints: dict = {
@@ -302,15 +303,27 @@ class BaseDropoutMLP(BaseEstimator, metaclass=ABCMeta):
         try:
             yield
         except BaseException:
+            # The callbacks of this call still have to be torn down.
+            live = {k: v for k, v in vars(self).items() if k in CALLBACK_ATTRIBUTES}
             self.__dict__.clear()
             self.__dict__.update(saved_state)
+            self.__dict__.update(live)
             raise
 
     def _fit(self, X, y, sample_weight=None, incremental=False):
         with self._restored_on_error():
-            return self._fit_unguarded(X, y, sample_weight, incremental)
+            progress = FitProgress(
+                self, X, y, sample_weight, self._max_epochs(incremental)
+            )
+            return self._fit_unguarded(X, y, sample_weight, incremental, progress)
 
-    def _fit_unguarded(self, X, y, sample_weight, incremental):
+    def _max_epochs(self, incremental):
+        """How many epochs this call may run, for the callbacks' task tree."""
+        if self.solver not in STOCHASTIC_SOLVERS:
+            return 0
+        return 1 if incremental else self.max_iter
+
+    def _fit_unguarded(self, X, y, sample_weight, incremental, progress):
         hidden_sizes = self._hidden_layer_sizes()
         rates = self._dropout_rates(len(hidden_sizes))
         self._check_dropout_settings(rates)
@@ -341,7 +354,9 @@ class BaseDropoutMLP(BaseEstimator, metaclass=ABCMeta):
         self.coefs_, self.intercepts_ = network.coefs, network.intercepts
         try:
             if self.solver in STOCHASTIC_SOLVERS:
-                self._fit_stochastic(network, X, y, sample_weight, rng, incremental)
+                self._fit_stochastic(
+                    network, X, y, sample_weight, rng, incremental, progress
+                )
             else:
                 self._fit_lbfgs(network, X, y, sample_weight)
             if not np.isfinite(network.params).all():
@@ -356,6 +371,7 @@ class BaseDropoutMLP(BaseEstimator, metaclass=ABCMeta):
         self._rng_state = rng.bit_generator.state
         self._mc_seed = int(rng.integers(np.iinfo(np.int32).max))
         self._after_fit(network, X, y, sample_weight)
+        progress.fit_end()
         return self
 
     def _check_architecture(self, layer_units):
@@ -459,7 +475,7 @@ class BaseDropoutMLP(BaseEstimator, metaclass=ABCMeta):
             val.append(None)
         return train, val
 
-    def _fit_stochastic(self, network, X, y, sample_weight, rng, incremental):
+    def _fit_stochastic(self, network, X, y, sample_weight, rng, incremental, progress):
         if not incremental or getattr(self, "_optimizer", None) is None:
             self._optimizer = self._new_optimizer(network)
         optimizer = self._optimizer
@@ -481,6 +497,7 @@ class BaseDropoutMLP(BaseEstimator, metaclass=ABCMeta):
         try:
             for _ in range(self.max_iter):
                 accumulated_loss = 0.0
+                progress.epoch_begin()
                 for X_batch, y_batch, sw_batch in batches.epoch(rng):
                     if sw_batch is not None and not sw_batch.any():
                         # A batch of zero total weight has no gradient (and
@@ -502,9 +519,11 @@ class BaseDropoutMLP(BaseEstimator, metaclass=ABCMeta):
                         "the weights became infinite or NaN in epoch "
                         f"{self.n_iter_ + 1}"
                     )
-                if self._end_epoch(
+                converged = self._end_epoch(
                     network, optimizer, accumulated_loss, n_samples, validation
-                ):
+                )
+                # A callback may ask to stop, as a converged run does.
+                if progress.epoch_end() or converged:
                     break
                 if incremental:
                     break
