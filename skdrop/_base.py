@@ -11,8 +11,10 @@ import math
 import warnings
 from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
+from typing import Self, TypeAlias
 
 import numpy as np
+import numpy.typing as npt
 import scipy.optimize
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, _fit_context
@@ -36,6 +38,10 @@ from ._optimizers import SGD, Adam, optimizer_from_state, optimizer_to_state
 from ._version import __version__
 
 STOCHASTIC_SOLVERS = ("sgd", "adam")
+
+# Type hints of the public methods: what scikit-learn's validation accepts.
+MatrixLike: TypeAlias = npt.ArrayLike | sp.spmatrix | sp.sparray
+RandomStateLike: TypeAlias = int | np.random.RandomState | None
 
 # Monte Carlo passes used by ``predict(X, return_std=True)``.
 DEFAULT_MC_SAMPLES = 30
@@ -263,7 +269,12 @@ class BaseDropoutMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
 
     # -- fitting --------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
+    def fit(
+        self,
+        X: MatrixLike,
+        y: npt.ArrayLike,
+        sample_weight: npt.ArrayLike | None = None,
+    ) -> Self:
         """Fit the model to data matrix X and target(s) y.
 
         Parameters

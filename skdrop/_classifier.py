@@ -1,6 +1,9 @@
 """DropoutMLPClassifier: label encoding, output activation, probabilities."""
 
+from typing import Self
+
 import numpy as np
+import numpy.typing as npt
 from scipy.special import log_expit, log_softmax
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.metrics import accuracy_score
@@ -14,7 +17,12 @@ from sklearn.utils.multiclass import (
 )
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from ._base import BaseDropoutMLP, _check_finite_output
+from ._base import (
+    BaseDropoutMLP,
+    MatrixLike,
+    RandomStateLike,
+    _check_finite_output,
+)
 
 
 def _stochastic_solver(estimator):
@@ -315,7 +323,13 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
     # -- public API -----------------------------------------------------
     @available_if(_stochastic_solver)
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, sample_weight=None, classes=None):
+    def partial_fit(
+        self,
+        X: MatrixLike,
+        y: npt.ArrayLike,
+        sample_weight: npt.ArrayLike | None = None,
+        classes: npt.ArrayLike | None = None,
+    ) -> Self:
         """Update the model with one epoch over the given data.
 
         Parameters
@@ -344,7 +358,7 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
                     self._label_binarizer.fit(classes)
             return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
-    def predict(self, X):
+    def predict(self, X: MatrixLike) -> np.ndarray:
         """Predict class labels with the whole network (no dropout).
 
         Parameters
@@ -361,7 +375,7 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
         X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
         return self._labels_from(self._forward(X))
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: MatrixLike) -> np.ndarray:
         """Class probabilities of the whole network (no dropout).
 
         Parameters
@@ -389,7 +403,7 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
             return proba
         return self._forward(X)
 
-    def predict_log_proba(self, X):
+    def predict_log_proba(self, X: MatrixLike) -> np.ndarray:
         """Log of the class probabilities, computed from the logits.
 
         Working from the logits keeps the result finite where a probability
@@ -418,7 +432,12 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
             return np.hstack([log_expit(-logits), log_expit(logits)])
         return log_expit(logits)
 
-    def predict_samples(self, X, n_samples=30, random_state=None):
+    def predict_samples(
+        self,
+        X: MatrixLike,
+        n_samples: int = 30,
+        random_state: RandomStateLike = None,
+    ) -> np.ndarray:
         """Class probabilities of Monte Carlo dropout passes.
 
         Each pass keeps dropout switched on as in training, so each is the

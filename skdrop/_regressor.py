@@ -1,8 +1,10 @@
 """DropoutMLPRegressor: targets, Monte Carlo mean and predictive std."""
 
 import warnings
+from typing import Self
 
 import numpy as np
+import numpy.typing as npt
 from sklearn.base import RegressorMixin, _fit_context, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import r2_score
@@ -11,7 +13,7 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from ._base import DEFAULT_MC_SAMPLES, BaseDropoutMLP
+from ._base import DEFAULT_MC_SAMPLES, BaseDropoutMLP, MatrixLike, RandomStateLike
 from ._classifier import _stochastic_solver
 
 # Share of the rows the auxiliary fit holds out to measure the noise, and the
@@ -361,7 +363,12 @@ class DropoutMLPRegressor(RegressorMixin, BaseDropoutMLP):
     # -- public API -----------------------------------------------------
     @available_if(_stochastic_solver)
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, sample_weight=None):
+    def partial_fit(
+        self,
+        X: MatrixLike,
+        y: npt.ArrayLike,
+        sample_weight: npt.ArrayLike | None = None,
+    ) -> Self:
         """Update the model with one epoch over the given data.
 
         Parameters
@@ -386,7 +393,9 @@ class DropoutMLPRegressor(RegressorMixin, BaseDropoutMLP):
         finally:
             self.__dict__.pop("_train_residuals_only", None)
 
-    def predict(self, X, return_std=False):
+    def predict(
+        self, X: MatrixLike, return_std: bool = False
+    ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """Predict with the whole network, or the Monte Carlo mean and std.
 
         Parameters
@@ -422,7 +431,12 @@ class DropoutMLPRegressor(RegressorMixin, BaseDropoutMLP):
         variance = samples.var(axis=0) + self.noise_variance_
         return self._squeeze(mean), self._squeeze(np.sqrt(variance))
 
-    def predict_samples(self, X, n_samples=30, random_state=None):
+    def predict_samples(
+        self,
+        X: MatrixLike,
+        n_samples: int = 30,
+        random_state: RandomStateLike = None,
+    ) -> np.ndarray:
         """Predictions of Monte Carlo dropout passes.
 
         Parameters
