@@ -24,6 +24,8 @@ DOCS_DIR = Path(__file__).resolve().parent
 REPO_ROOT = DOCS_DIR.parent
 # Make the package importable from a source checkout without installing it.
 sys.path.insert(0, str(REPO_ROOT))
+# Helpers that live next to this file (the gallery's sort key).
+sys.path.insert(0, str(DOCS_DIR))
 
 import skdrop
 
@@ -51,7 +53,6 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.doctest",
-    "sphinx.ext.mathjax",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
 ]
@@ -125,6 +126,7 @@ if _network_available():
 
 # -- Example gallery --------------------------------------------------------
 
+
 sphinx_gallery_conf = {
     "examples_dirs": "../examples",
     "gallery_dirs": "auto_examples",
@@ -132,7 +134,8 @@ sphinx_gallery_conf = {
     # scripts whose name begins with "plot", spelled here on purpose).
     "filename_pattern": r"/plot_.*\.py$",
     "ignore_pattern": r"__init__\.py",
-    "within_subsection_order": "FileNameSortKey",
+    # Stories in the order they build on each other (see _gallery_order.py).
+    "within_subsection_order": "_gallery_order.StoryOrder",
     "download_all_examples": False,
     "remove_config_comments": True,
     "matplotlib_animations": False,
@@ -155,6 +158,10 @@ html_theme_options = {
 }
 html_context = {"default_mode": "light"}
 html_show_sourcelink = False
+# Single pages have no section navigation to show in the left sidebar.
+html_sidebars = {"index": [], "getting_started": [], "user_guide": []}
+# In the page outline, list methods as "fit()", not "DropoutMLPClassifier.fit()".
+toc_object_entries_show_parents = "hide"
 
 # -- Doctest ----------------------------------------------------------------
 

@@ -33,8 +33,13 @@ from sklearn.metrics import log_loss
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from skdrop import DropoutMLPClassifier
+
+# These networks are small, and for small matrices one BLAS thread is faster
+# than several (much faster when other programs share the cores).
+threadpool_limits(1)
 
 X, y = make_classification(
     n_samples=1200,

@@ -22,8 +22,13 @@ import numpy as np
 from sklearn.datasets import make_classification
 from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from skdrop import DropoutMLPClassifier
+
+# These networks are small, and for small matrices one BLAS thread is faster
+# than several (much faster when other programs share the cores).
+threadpool_limits(1)
 
 X, y = make_classification(
     n_samples=7000,

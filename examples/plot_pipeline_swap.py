@@ -28,8 +28,13 @@ from sklearn.model_selection import StratifiedShuffleSplit
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from skdrop import DropoutMLPClassifier
+
+# These networks are small, and for small matrices one BLAS thread is faster
+# than several (much faster when other programs share the cores).
+threadpool_limits(1)
 
 # Both networks train for a fixed, small number of epochs.
 warnings.filterwarnings("ignore", category=ConvergenceWarning)

@@ -29,8 +29,13 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold, train_test_sp
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from skdrop import DropoutMLPClassifier
+
+# These networks are small, and for small matrices one BLAS thread is faster
+# than several (much faster when other programs share the cores).
+threadpool_limits(1)
 
 # Every candidate trains for the same fixed number of epochs.
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
