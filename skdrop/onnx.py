@@ -23,14 +23,21 @@ Requires the ``onnx`` extra: ``pip install skdrop[onnx]``.
 """
 
 import numpy as np
-from onnx import TensorProto
-from skl2onnx import update_registered_converter
-from skl2onnx.common.data_types import (
-    DoubleTensorType,
-    FloatTensorType,
-    Int64TensorType,
-    StringTensorType,
-)
+
+try:
+    from onnx import TensorProto
+    from skl2onnx import update_registered_converter
+    from skl2onnx.common.data_types import (
+        DoubleTensorType,
+        FloatTensorType,
+        Int64TensorType,
+        StringTensorType,
+    )
+except ImportError as exc:
+    raise ImportError(
+        "skdrop.onnx needs skl2onnx and onnx; install them with "
+        "`pip install skdrop[onnx]`."
+    ) from exc
 
 from ._activations import SELU_ALPHA, SELU_SCALE
 from ._classifier import DropoutMLPClassifier
