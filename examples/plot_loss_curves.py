@@ -84,8 +84,9 @@ for name, model in models.items():
         "training loss, full network": full_train,
         "validation loss, full network": full_val,
     }
+    one_line_name = name.replace("\n", " ")
     print(
-        f"{name.replace(chr(10), ' ')}: best validation loss {min(full_val):.3f} "
+        f"{one_line_name}: best validation loss {min(full_val):.3f} "
         f"(epoch {np.argmin(full_val) + 1}), final {full_val[-1]:.3f}; "
         f"validation accuracy {model.score(X_val, y_val):.3f}"
     )
