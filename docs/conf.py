@@ -78,16 +78,7 @@ numpydoc_class_members_toctree = False
 _SKLEARN_ROLE = re.compile(r":(?:ref|term):`(?:([^`<]*?)\s*<[^`>]*>|([^`]*))`")
 
 
-# A bare name ending in "_" is a reStructuredText hyperlink reference, so a
-# shape such as "(n_features_in_,)" in a docstring would fail to build; it
-# is quoted as a literal instead.
-_BARE_TRAILING_UNDERSCORE = re.compile(r"(?<![`\w])([A-Za-z]\w*_)(?=[,)])")
-
-
 def _fix_docstring(app, what, name, obj, options, lines):
-    for index, line in enumerate(lines):
-        if "of shape (" in line:
-            lines[index] = _BARE_TRAILING_UNDERSCORE.sub(r"`\1`", line)
     module = getattr(obj, "__module__", None) or ""
     if not module.startswith("sklearn"):
         return

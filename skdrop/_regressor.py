@@ -135,7 +135,7 @@ class DropoutMLPRegressor(RegressorMixin, BaseDropoutMLP):
         underestimate the noise when the network overfits.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of the features seen during fit, when they are all strings.
     n_iter_ : int
         Number of epochs (or L-BFGS iterations) run.
