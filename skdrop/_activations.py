@@ -2,7 +2,11 @@
 
 Every function here overwrites its array argument. Derivatives are expressed
 through the activation's *output* (not its input), so the backward pass needs
-no copy of the pre-activations.
+no copy of the pre-activations; they use that output as scratch space
+(overwrite it), so that a training step allocates no temporary array.
+
+Functions that need a boolean scratch array take it as the optional ``mask``
+(same shape as the data); without it they allocate one.
 """
 
 import numpy as np
@@ -14,28 +18,28 @@ SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 
 
-def identity(Z):
+def identity(Z, mask=None):
     """Leave ``Z`` unchanged."""
 
 
-def logistic(Z):
+def logistic(Z, mask=None):
     """Logistic sigmoid, in place; ``expit`` is stable for any finite input."""
     expit(Z, out=Z)
 
 
-def tanh(Z):
+def tanh(Z, mask=None):
     """Hyperbolic tangent, in place."""
     np.tanh(Z, out=Z)
 
 
-def relu(Z):
+def relu(Z, mask=None):
     """Rectified linear unit, in place."""
     np.maximum(Z, 0, out=Z)
 
 
-def selu(Z):
+def selu(Z, mask=None):
     """Scaled exponential linear unit, in place."""
-    negative = Z < 0
+    negative = np.less(Z, 0, out=mask)
     # exp is only evaluated where it is used, so large positive inputs
     # cannot overflow.
     np.expm1(Z, out=Z, where=negative)
@@ -55,34 +59,45 @@ def softmax(Z):
     Z /= Z.sum(axis=1, keepdims=True)
 
 
-def identity_derivative(A, delta):
+def identity_derivative(A, delta, mask=None):
     """Multiply ``delta`` by the derivative of the identity: nothing to do."""
 
 
-def logistic_derivative(A, delta):
-    """Multiply ``delta`` by ``A * (1 - A)``, the logistic derivative."""
+def logistic_derivative(A, delta, mask=None):
+    """Multiply ``delta`` by ``A * (1 - A)``, the logistic derivative (``A`` is
+    overwritten)."""
     delta *= A
-    delta -= delta * A
+    np.subtract(1.0, A, out=A)
+    delta *= A
 
 
-def tanh_derivative(A, delta):
-    """Multiply ``delta`` by ``1 - A**2``, the tanh derivative."""
-    delta -= delta * A * A
+def tanh_derivative(A, delta, mask=None):
+    """Multiply ``delta`` by ``1 - A**2``, the tanh derivative (``A`` is
+    overwritten)."""
+    np.square(A, out=A)
+    np.subtract(1.0, A, out=A)
+    delta *= A
 
 
-def relu_derivative(A, delta):
-    """Zero ``delta`` where the unit was inactive."""
-    np.multiply(delta, A > 0, out=delta)
+def relu_derivative(A, delta, mask=None):
+    """Zero ``delta`` where the unit was inactive (``A`` is overwritten)."""
+    # The comparison written as 0.0/1.0 into A is cheaper than a boolean
+    # mask, which would need a mixed-type multiplication.
+    np.greater(A, 0, out=A)
+    delta *= A
 
 
-def selu_derivative(A, delta):
+def selu_derivative(A, delta, mask=None):
     """Multiply ``delta`` by the SELU derivative, written with its output.
 
     For ``z > 0`` the derivative is ``scale``; otherwise it is
     ``scale * alpha * exp(z)``, which equals ``A + scale * alpha``.
+    ``A`` is overwritten.
     """
-    factor = np.where(A > 0, SELU_SCALE, A + SELU_SCALE * SELU_ALPHA)
-    delta *= factor
+    positive = np.greater(A, 0, out=mask)
+    A += SELU_SCALE * SELU_ALPHA
+    np.copyto(A, SELU_SCALE, where=positive)
+    delta *= A
 
 
 HIDDEN_ACTIVATIONS = {

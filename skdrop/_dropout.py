@@ -3,8 +3,8 @@
 A layer's noise is multiplicative (and, for alpha dropout, affine): the
 dropped activations are ``H * mult + add``. The backward pass multiplies the
 incoming gradient by the same ``mult``. Buffers are allocated once for the
-largest batch and reused through row slices, so a training step allocates
-nothing here but the raw random words.
+largest batch and reused through row slices, and the raw random words are
+drawn in small chunks, so a training step allocates no large array here.
 
 Bernoulli and alpha masks are drawn as raw 16-bit random integers compared
 with an integer threshold, which is an order of magnitude cheaper than
@@ -13,11 +13,17 @@ multiple of 1/65536; the scaling uses the quantised rate, so the expected
 activation is preserved exactly.
 """
 
+import math
+
 import numpy as np
 
 from ._activations import SELU_ALPHA, SELU_SCALE
 
 RATE_RESOLUTION = 1 << 16
+
+# Mask elements filled per call to the bit generator: 64 KiB of raw words, so
+# the temporary words stay in cache and never cost a large allocation.
+MASK_CHUNK = 1 << 15
 
 DROPOUT_TYPES = ("bernoulli", "gaussian", "alpha")
 
@@ -28,12 +34,23 @@ def quantised_rate(rate):
 
 
 def draw_keep_mask(rng, threshold, out):
-    """Fill the boolean array ``out`` with ``True`` (kept) at probability
-    ``1 - threshold / 65536``, from raw generator words."""
-    n = out.size
-    words = rng.bit_generator.random_raw((n + 3) // 4)
-    bits = words.view(np.uint16)[:n].reshape(out.shape)
-    np.greater_equal(bits, threshold, out=out)
+    """Fill ``out`` with 1 (kept) at probability ``1 - threshold / 65536``
+    and 0 otherwise, from raw generator words.
+
+    ``out`` must be contiguous; it may be boolean or floating point (a float
+    mask costs no conversion pass). Chunks hold a multiple of four 16-bit
+    values, so the random stream is the same as one draw for the whole mask.
+    """
+    flat = out.reshape(-1)
+    for start in range(0, flat.size, MASK_CHUNK):
+        _fill_keep_chunk(rng, threshold, flat[start : start + MASK_CHUNK])
+
+
+def _fill_keep_chunk(rng, threshold, chunk):
+    # A function of its own, so that each chunk's raw words are freed before
+    # the next chunk draws its own.
+    words = rng.bit_generator.random_raw((chunk.size + 3) // 4)
+    np.greater_equal(words.view(np.uint16)[: chunk.size], threshold, out=chunk)
 
 
 class Dropout:
@@ -66,7 +83,6 @@ class Dropout:
             return
         shape = (n_rows, self.width)
         self._mult = np.empty(shape, dtype=self.dtype)
-        self._keep = np.empty(shape, dtype=bool)
         self._add = np.empty(shape, dtype=self.dtype) if self.kind == "alpha" else None
         self._capacity = n_rows
 
@@ -76,20 +92,22 @@ class Dropout:
         mult = self._mult[:n_rows]
         if self.kind == "gaussian":
             rng.standard_normal(dtype=self.dtype, out=mult)
-            mult *= np.sqrt(self.rate / (1.0 - self.rate))
+            # A Python float scale keeps float32 noise in float32 arithmetic.
+            mult *= math.sqrt(self.rate / (1.0 - self.rate))
             mult += 1.0
             return
-        keep = self._keep[:n_rows]
-        draw_keep_mask(rng, self.threshold, keep)
+        # The keep mask (1 or 0) is drawn straight into ``mult`` and scaled
+        # there: no boolean mask and no conversion pass.
+        draw_keep_mask(rng, self.threshold, mult)
         if self.kind == "bernoulli":
-            np.multiply(keep, 1.0 / (1.0 - self.rate), out=mult)
+            mult *= 1.0 / (1.0 - self.rate)
         else:
             a, b = alpha_dropout_affine(self.rate)
             dropped_value = a * -SELU_SCALE * SELU_ALPHA + b
-            np.multiply(keep, a, out=mult)
             add = self._add[:n_rows]
-            np.multiply(keep, b - dropped_value, out=add)
+            np.multiply(mult, b - dropped_value, out=add)
             add += dropped_value
+            mult *= a
 
     def apply(self, H, out):
         """Write the noisy activations ``H * mult (+ add)`` into ``out``."""

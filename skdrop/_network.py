@@ -134,6 +134,7 @@ class Network:
 
     # -- buffers --------------------------------------------------------
     def _ensure_capacity(self, n_rows):
+        """Buffers of the forward pass for batches of up to ``n_rows`` rows."""
         if n_rows <= self._capacity:
             return
         widths = self.layer_units
@@ -146,9 +147,24 @@ class Network:
             np.empty((n_rows, w), dtype=self.dtype) if d is not None else None
             for d, w in zip(self.dropouts, widths[:-1], strict=True)
         ]
-        self._deltas = [np.empty((n_rows, w), dtype=self.dtype) for w in widths[1:]]
+        # Boolean scratch for the activations that need one (SELU), shared
+        # by all hidden layers: one flat buffer, reshaped per layer.
+        self._mask = np.empty(n_rows * max(widths[1:]), dtype=bool)
         self._inputs = [None] * (self.n_layers - 1)
+        # Gradient buffers are only needed for training: made by backward.
+        self._deltas = None
         self._capacity = n_rows
+
+    def _ensure_deltas(self):
+        if self._deltas is None:
+            self._deltas = [
+                np.empty((self._capacity, w), dtype=self.dtype)
+                for w in self.layer_units[1:]
+            ]
+
+    def _mask_like(self, A):
+        """A boolean scratch array of the shape of ``A`` (contents undefined)."""
+        return self._mask[: A.size].reshape(A.shape)
 
     # -- passes ---------------------------------------------------------
     def forward(self, X, rng=None, output_activation=True):
@@ -172,7 +188,7 @@ class Network:
                 if output_activation:
                     OUTPUT_ACTIVATIONS[self.out_activation](Z)
                 return Z
-            hidden(Z)
+            hidden(Z, self._mask_like(Z))
             A = self._noisy_hidden(i + 1, Z, rng)
         raise AssertionError("unreachable: the output layer returns")
 
@@ -197,9 +213,12 @@ class Network:
 
         Fills ``coef_grads`` and ``intercept_grads`` (views of ``grad``).
         The gradient of the loss with respect to the output pre-activation is
-        ``output - y`` for every canonical loss/link pair.
+        ``output - y`` for every canonical loss/link pair. The hidden
+        activations serve as scratch space for their derivatives, so after
+        this call only the output of the forward pass is still valid.
         """
         n_rows = y.shape[0]
+        self._ensure_deltas()
         last = self.n_layers - 2
         delta = self._deltas[last][:n_rows]
         np.subtract(self._activations[-1][:n_rows], y, out=delta)
@@ -223,7 +242,7 @@ class Network:
             np.matmul(delta, self.coefs[i].T, out=below)
             if dropout_on and self.dropouts[i] is not None:
                 self.dropouts[i].backward(below)
-            derivative(self._activations[i][:n_rows], below)
+            derivative(self._activations[i][:n_rows], below, self._mask_like(below))
         return weight_sum
 
     def loss(self, loss_name, y, sample_weight, alpha, weight_sum):
