@@ -10,9 +10,7 @@ Bernoulli and alpha masks are drawn as raw 16-bit random integers compared
 with an integer threshold, which is an order of magnitude cheaper than
 drawing floating-point uniforms. The rate is therefore quantised to a
 multiple of 1/65536; the scaling uses the quantised rate, so the expected
-activation is preserved exactly. Rates that are multiples of 1/256 (0.5,
-0.25, ...) compare 8-bit integers instead: the same probability from half
-the random bits.
+activation is preserved exactly.
 """
 
 import math
@@ -40,23 +38,19 @@ def draw_keep_mask(rng, threshold, out):
     and 0 otherwise, from raw generator words.
 
     ``out`` must be contiguous; it may be boolean or floating point (a float
-    mask costs no conversion pass). Each chunk uses whole 64-bit words, so
-    the random stream is the same as one draw for the whole mask.
+    mask costs no conversion pass). Chunks hold a multiple of four 16-bit
+    values, so the random stream is the same as one draw for the whole mask.
     """
-    bits = np.uint16
-    if threshold % 256 == 0:
-        bits, threshold = np.uint8, threshold // 256
     flat = out.reshape(-1)
     for start in range(0, flat.size, MASK_CHUNK):
-        _fill_keep_chunk(rng, bits, threshold, flat[start : start + MASK_CHUNK])
+        _fill_keep_chunk(rng, threshold, flat[start : start + MASK_CHUNK])
 
 
-def _fill_keep_chunk(rng, bits, threshold, chunk):
+def _fill_keep_chunk(rng, threshold, chunk):
     # A function of its own, so that each chunk's raw words are freed before
     # the next chunk draws its own.
-    per_word = 8 // np.dtype(bits).itemsize
-    words = rng.bit_generator.random_raw(-(-chunk.size // per_word))
-    np.greater_equal(words.view(bits)[: chunk.size], threshold, out=chunk)
+    words = rng.bit_generator.random_raw((chunk.size + 3) // 4)
+    np.greater_equal(words.view(np.uint16)[: chunk.size], threshold, out=chunk)
 
 
 class Dropout:
