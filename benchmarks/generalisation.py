@@ -30,61 +30,37 @@ The markdown report is printed and written to
 ``benchmarks/results/generalisation.md``.
 """
 
-import os
+# _common comes first: it sets the BLAS thread count, read when numpy loads.
+from _common import (
+    CLASSIFICATION_PROBLEMS,
+    TRAIN_ROWS,
+    load_classification_problem,
+    mean_std,
+    parse_benchmark_args,
+    publish_report,
+    run_over_seeds,
+)
 
-# One BLAS thread per process: the machine has 2 cores and the comparison is
-# about models, not threading. Must be set before numpy is imported.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-
-import argparse
-import sys
+# isort: split
 import time
 import warnings
-from pathlib import Path
+from functools import partial
 
 import numpy as np
-from sklearn.datasets import load_digits, make_classification
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, log_loss
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier
-from sklearn.preprocessing import StandardScaler
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))  # benchmark the working tree
+from skdrop import DropoutMLPClassifier
 
-from skdrop import DropoutMLPClassifier  # noqa: E402
-
+TITLE = "## Generalisation: dropout against L2 on a wide network"
 HIDDEN = (512,)
 MAX_ITER = 200
 ALPHAS = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
 RATES = (0.0, 0.2, 0.5, 0.7, 0.8, 0.9)
 QUICK_ALPHAS = (1e-4, 1e-2, 1.0)
 QUICK_RATES = (0.2, 0.5, 0.8)
-
-
-def load_problem(name, seed):
-    """Standardised (X_train, X_test, y_train, y_test) for one seed."""
-    if name == "digits":
-        X, y = load_digits(return_X_y=True)
-        train_size = 300
-    else:
-        X, y = make_classification(
-            n_samples=2250,
-            n_features=40,
-            n_informative=10,
-            n_redundant=5,
-            n_classes=4,
-            flip_y=0.05,
-            random_state=seed,
-        )
-        train_size = 250
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, train_size=train_size, stratify=y, random_state=seed
-    )
-    scaler = StandardScaler().fit(X_train)
-    return scaler.transform(X_train), scaler.transform(X_test), y_train, y_test
 
 
 def make_mlp(alpha, seed):
@@ -117,7 +93,7 @@ def evaluate(model, X_test, y_test):
 
 def run_seed(problem, seed, alphas, rates):
     """Scores of the four contenders, and the chosen alpha and rate."""
-    X_train, X_test, y_train, y_test = load_problem(problem, seed)
+    X_train, X_test, y_train, y_test = load_classification_problem(problem, seed)
     best_alpha = choose(make_mlp, alphas, X_train, y_train, seed)
     best_rate = choose(make_dropout, rates, X_train, y_train, seed)
     models = {
@@ -131,11 +107,6 @@ def run_seed(problem, seed, alphas, rates):
         for name, model in models.items()
     }
     return scores, best_alpha, best_rate
-
-
-def mean_std(values, digits=3):
-    values = np.asarray(values, dtype=float)
-    return f"{values.mean():.{digits}f} ± {values.std():.{digits}f}"
 
 
 def problem_table(problem, results):
@@ -169,40 +140,27 @@ def problem_table(problem, results):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="2 seeds, small grids")
-    parser.add_argument("--seeds", type=int, default=None)
-    default_output = REPO_ROOT / "benchmarks" / "results" / "generalisation.md"
-    parser.add_argument("--output", type=Path, default=default_output)
-    args = parser.parse_args(argv)
-    n_seeds = args.seeds or (2 if args.quick else 5)
+    args = parse_benchmark_args(__doc__, "generalisation", "2 seeds, small grids", argv)
+    n_seeds = args.seeds
     alphas = QUICK_ALPHAS if args.quick else ALPHAS
     rates = QUICK_RATES if args.quick else RATES
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
 
     start = time.perf_counter()
     sections = []
-    for problem in ("digits", "make_classification"):
-        results = []
-        for seed in range(n_seeds):
-            print(f"{problem}: seed {seed}", file=sys.stderr)
-            results.append(run_seed(problem, seed, alphas, rates))
+    for problem in CLASSIFICATION_PROBLEMS:
+        run = partial(run_seed, problem, alphas=alphas, rates=rates)
+        results = run_over_seeds(problem, n_seeds, run)
         sections.append(problem_table(problem, results))
-    header = [
-        "## Generalisation: dropout against L2 on a wide network",
-        "",
+    summary = (
         f"Network {HIDDEN}, Adam, max_iter={MAX_ITER}; {n_seeds} seeds, mean ± std. "
         f"alpha grid {list(alphas)}, dropout_rate grid {list(rates)}, each "
         "chosen by log loss on a 25 % validation split of the training rows, "
-        "then refitted on all of them. Training rows: 300 (digits), 250 "
-        "(make_classification).",
-        "",
-    ]
-    footer = ["", f"Total time: {time.perf_counter() - start:.0f} s."]
-    report = "\n".join([*header, "\n\n".join(sections), *footer]) + "\n"
-    print(report)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(report)
+        "then refitted on all of them. Training rows: "
+        f"{TRAIN_ROWS['digits']} (digits), "
+        f"{TRAIN_ROWS['make_classification']} (make_classification)."
+    )
+    publish_report(TITLE, summary, sections, start, args.output)
 
 
 if __name__ == "__main__":

@@ -19,59 +19,34 @@ The markdown report is printed and written to
 ``benchmarks/results/mc_averaging.md``.
 """
 
-import os
+# _common comes first: it sets the BLAS thread count, read when numpy loads.
+from _common import (
+    CLASSIFICATION_PROBLEMS,
+    load_classification_problem,
+    mean_std,
+    parse_benchmark_args,
+    publish_report,
+    run_over_seeds,
+)
 
-# One BLAS thread: 2 cores, and the comparison is about the predictions.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-
-import argparse
-import sys
+# isort: split
 import time
 import warnings
-from pathlib import Path
+from functools import partial
 
 import numpy as np
-from sklearn.datasets import load_digits, make_classification
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, log_loss
-from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import StandardScaler
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))  # benchmark the working tree
+from skdrop import DropoutMLPClassifier
 
-from skdrop import DropoutMLPClassifier  # noqa: E402
-
+TITLE = "## Monte Carlo averaging against the deterministic pass"
 N_SAMPLES = (10, 30, 100)
-
-
-def load_problem(name, seed):
-    """Standardised (X_train, X_test, y_train, y_test), as in generalisation.py."""
-    if name == "digits":
-        X, y = load_digits(return_X_y=True)
-        train_size = 300
-    else:
-        X, y = make_classification(
-            n_samples=2250,
-            n_features=40,
-            n_informative=10,
-            n_redundant=5,
-            n_classes=4,
-            flip_y=0.05,
-            random_state=seed,
-        )
-        train_size = 250
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, train_size=train_size, stratify=y, random_state=seed
-    )
-    scaler = StandardScaler().fit(X_train)
-    return scaler.transform(X_train), scaler.transform(X_test), y_train, y_test
 
 
 def run_seed(problem, seed):
     """Accuracy, log loss and prediction time of every way of predicting."""
-    X_train, X_test, y_train, y_test = load_problem(problem, seed)
+    X_train, X_test, y_train, y_test = load_classification_problem(problem, seed)
     clf = DropoutMLPClassifier((512,), random_state=seed).fit(X_train, y_train)
     ways = {"deterministic pass": lambda: clf.predict_proba(X_test)}
     for n in N_SAMPLES:
@@ -87,11 +62,6 @@ def run_seed(problem, seed):
         loss = log_loss(y_test, proba, labels=clf.classes_)
         results[name] = (accuracy, loss, elapsed * 1000)
     return results
-
-
-def mean_std(values, digits=3):
-    values = np.asarray(values, dtype=float)
-    return f"{values.mean():.{digits}f} ± {values.std():.{digits}f}"
 
 
 def problem_table(problem, per_seed):
@@ -116,35 +86,20 @@ def problem_table(problem, per_seed):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="2 seeds")
-    parser.add_argument("--seeds", type=int, default=None)
-    default_output = REPO_ROOT / "benchmarks" / "results" / "mc_averaging.md"
-    parser.add_argument("--output", type=Path, default=default_output)
-    args = parser.parse_args(argv)
-    n_seeds = args.seeds or (2 if args.quick else 5)
+    args = parse_benchmark_args(__doc__, "mc_averaging", "2 seeds", argv)
+    n_seeds = args.seeds
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
 
     start = time.perf_counter()
     sections = []
-    for problem in ("digits", "make_classification"):
-        per_seed = []
-        for seed in range(n_seeds):
-            print(f"{problem}: seed {seed}", file=sys.stderr)
-            per_seed.append(run_seed(problem, seed))
+    for problem in CLASSIFICATION_PROBLEMS:
+        per_seed = run_over_seeds(problem, n_seeds, partial(run_seed, problem))
         sections.append(problem_table(problem, per_seed))
-    header = [
-        "## Monte Carlo averaging against the deterministic pass",
-        "",
+    summary = (
         f"DropoutMLPClassifier((512,)), defaults otherwise (dropout_rate=0.5); "
-        f"{n_seeds} seeds, mean ± std over seeds; held-out rows.",
-        "",
-    ]
-    footer = ["", f"Total time: {time.perf_counter() - start:.0f} s."]
-    report = "\n".join([*header, "\n\n".join(sections), *footer]) + "\n"
-    print(report)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(report)
+        f"{n_seeds} seeds, mean ± std over seeds; held-out rows."
+    )
+    publish_report(TITLE, summary, sections, start, args.output)
 
 
 if __name__ == "__main__":

@@ -32,17 +32,13 @@ The markdown report is printed and written to
 ``benchmarks/results/uncertainty.md``.
 """
 
-import os
+# _common comes first: it sets the BLAS thread count, read when numpy loads.
+from _common import mean_std, parse_benchmark_args, publish_report, run_over_seeds
 
-# One BLAS thread: 2 cores, and the comparison is about the models.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-
-import argparse
-import sys
+# isort: split
 import time
 import warnings
-from pathlib import Path
+from functools import partial
 
 import numpy as np
 from sklearn.datasets import load_diabetes
@@ -54,11 +50,9 @@ from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))  # benchmark the working tree
+from skdrop import DropoutMLPRegressor
 
-from skdrop import DropoutMLPRegressor  # noqa: E402
-
+TITLE = "## Predictive uncertainty: DropoutMLPRegressor(return_std=True)"
 RATES = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
 Z_95 = 1.959963984540054
 
@@ -120,8 +114,8 @@ def predictions(seed, X_train, y_train, X_test):
     results = {}
     for hidden in ((100,), (256, 256)):
         runs = dropout_mean_std(hidden, seed, X_train, y_train, X_test)
-        for noise, mean_std in runs.items():
-            results[f"DropoutMLPRegressor {hidden}, {noise}"] = mean_std
+        for noise, prediction in runs.items():
+            results[f"DropoutMLPRegressor {hidden}, {noise}"] = prediction
     bayes = BayesianRidge().fit(X_train, y_train)
     results["BayesianRidge"] = bayes.predict(X_test, return_std=True)
     gp = gaussian_process()
@@ -141,11 +135,6 @@ def scores(y, mean, std):
     nll = 0.5 * np.log(2 * np.pi * variance) + residual**2 / (2 * variance)
     coverage = np.abs(residual) <= Z_95 * std
     return np.sqrt(np.mean(residual**2)), nll.mean(), coverage.mean()
-
-
-def mean_std(values, digits=3):
-    values = np.asarray(values, dtype=float)
-    return f"{values.mean():.{digits}f} ± {values.std():.{digits}f}"
 
 
 def uncertainty_table(problem, per_seed):
@@ -182,62 +171,55 @@ def rate_table(r2_by_rate):
 # -- runs ----------------------------------------------------------------------
 
 
+def uncertainty_scores(problem, seed):
+    """Scores of every contender on one seed's test rows."""
+    X_train, X_test, y_train, y_test = load_problem(problem, seed)
+    results = predictions(seed, X_train, y_train, X_test)
+    return {name: scores(y_test, *prediction) for name, prediction in results.items()}
+
+
 def run_uncertainty(n_seeds):
     sections = []
     for problem in ("diabetes", "heteroscedastic"):
-        per_seed = []
-        for seed in range(n_seeds):
-            print(f"{problem}: seed {seed}", file=sys.stderr)
-            X_train, X_test, y_train, y_test = load_problem(problem, seed)
-            results = predictions(seed, X_train, y_train, X_test)
-            per_seed.append(
-                {name: scores(y_test, *mean_std) for name, mean_std in results.items()}
-            )
+        run = partial(uncertainty_scores, problem)
+        per_seed = run_over_seeds(problem, n_seeds, run)
         sections.append(uncertainty_table(problem, per_seed))
     return sections
 
 
+def rate_scores(seed):
+    """Held-out R² on diabetes of the default network, for every rate."""
+    X_train, X_test, y_train, y_test = load_problem("diabetes", seed)
+    r2 = {}
+    for rate in RATES:
+        reg = DropoutMLPRegressor(dropout_rate=rate, random_state=seed)
+        reg.fit(X_train, y_train)
+        r2[rate] = r2_score(y_test, reg.predict(X_test))
+    return r2
+
+
 def run_rates(n_seeds):
-    r2_by_rate = {rate: [] for rate in RATES}
-    for seed in range(n_seeds):
-        print(f"dropout_rate study: seed {seed}", file=sys.stderr)
-        X_train, X_test, y_train, y_test = load_problem("diabetes", seed)
-        for rate in RATES:
-            reg = DropoutMLPRegressor(dropout_rate=rate, random_state=seed)
-            reg.fit(X_train, y_train)
-            r2_by_rate[rate].append(r2_score(y_test, reg.predict(X_test)))
-    return rate_table(r2_by_rate)
+    per_seed = run_over_seeds("dropout_rate study", n_seeds, rate_scores)
+    return rate_table({rate: [r2[rate] for r2 in per_seed] for rate in RATES})
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="2 seeds")
-    parser.add_argument("--seeds", type=int, default=None)
-    default_output = REPO_ROOT / "benchmarks" / "results" / "uncertainty.md"
-    parser.add_argument("--output", type=Path, default=default_output)
-    args = parser.parse_args(argv)
-    n_seeds = args.seeds or (2 if args.quick else 5)
+    args = parse_benchmark_args(__doc__, "uncertainty", "2 seeds", argv)
+    n_seeds = args.seeds
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
 
     start = time.perf_counter()
     sections = run_uncertainty(n_seeds)
     sections.append(run_rates(n_seeds))
-    header = [
-        "## Predictive uncertainty: DropoutMLPRegressor(return_std=True)",
-        "",
+    summary = (
         f"{n_seeds} seeds, mean ± std over seeds. Defaults everywhere "
         f"(DropoutMLPRegressor: dropout_rate={DropoutMLPRegressor().dropout_rate}, "
         "30 Monte Carlo passes); the "
         "GP has an RBF (one length scale per feature) + white-noise kernel. "
         "NLL: mean Gaussian negative log-likelihood on the test rows (lower is "
-        "better); coverage: share of test targets inside mean ± 1.96 std.",
-        "",
-    ]
-    footer = ["", f"Total time: {time.perf_counter() - start:.0f} s."]
-    report = "\n".join([*header, "\n\n".join(sections), *footer]) + "\n"
-    print(report)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(report)
+        "better); coverage: share of test targets inside mean ± 1.96 std."
+    )
+    publish_report(TITLE, summary, sections, start, args.output)
 
 
 if __name__ == "__main__":
