@@ -747,7 +747,10 @@ class _EpochBatches:
         else:
             if self._buffers is None:
                 self._buffers = np.empty_like(self.X, order="C")
-            X = np.take(self.X, order, axis=0, out=self._buffers)
+            # mode="clip": with the default mode="raise", take copies through
+            # a hidden temporary as large as X (0.35 s and 125 MB per epoch
+            # on 20,000 x 784 float64); a permutation is never out of range.
+            X = np.take(self.X, order, axis=0, out=self._buffers, mode="clip")
         y = self.y[order]
         sw = None if self.sample_weight is None else self.sample_weight[order]
         return X, y, sw
