@@ -5,8 +5,9 @@ through the activation's *output* (not its input), so the backward pass needs
 no copy of the pre-activations; they use that output as scratch space
 (overwrite it), so that a training step allocates no temporary array.
 
-Functions that need a boolean scratch array take it as the optional ``mask``
-(same shape as the data); without it they allocate one.
+Hidden activations and derivatives share one signature with an optional
+``mask``: a boolean scratch array of the data's shape for SELU, which needs
+one (and allocates it when none is given); the others ignore it.
 """
 
 import numpy as np
