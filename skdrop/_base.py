@@ -721,8 +721,9 @@ class BaseDropoutMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
 class _EpochBatches:
     """Mini-batches of (X, y, sample_weight), reshuffled every epoch.
 
-    Dense data are permuted once per epoch into reused buffers, so every
-    batch is a contiguous row slice instead of a fancy-indexed copy.
+    With shuffling, the rows of each dense batch are gathered into reused
+    batch-sized buffers: no per-batch allocation, and no shuffled copy of the
+    whole data set. A yielded batch is valid until the next one is drawn.
     """
 
     def __init__(self, X, y, sample_weight, batch_size, shuffle):
@@ -733,27 +734,38 @@ class _EpochBatches:
         self._buffers = None
 
     def epoch(self, rng):
-        X, y, sw = self.X, self.y, self.sample_weight
-        if self.shuffle:
-            order = rng.permutation(self.n_samples)
-            X, y, sw = self._permuted(order)
+        order = rng.permutation(self.n_samples) if self.shuffle else None
         for start in range(0, self.n_samples, self.batch_size):
-            rows = slice(start, min(start + self.batch_size, self.n_samples))
-            yield X[rows], y[rows], (None if sw is None else sw[rows])
+            stop = min(start + self.batch_size, self.n_samples)
+            if order is None:
+                yield self._rows(slice(start, stop))
+            else:
+                yield self._gathered(order[start:stop])
 
-    def _permuted(self, order):
+    def _rows(self, rows):
+        sw = self.sample_weight
+        return self.X[rows], self.y[rows], None if sw is None else sw[rows]
+
+    def _gathered(self, index):
         if sp.issparse(self.X):
-            X = self.X[order]
-        else:
-            if self._buffers is None:
-                self._buffers = np.empty_like(self.X, order="C")
-            # mode="clip": with the default mode="raise", take copies through
-            # a hidden temporary as large as X (0.35 s and 125 MB per epoch
-            # on 20,000 x 784 float64); a permutation is never out of range.
-            X = np.take(self.X, order, axis=0, out=self._buffers, mode="clip")
-        y = self.y[order]
-        sw = None if self.sample_weight is None else self.sample_weight[order]
-        return X, y, sw
+            return self._rows(index)
+        if self._buffers is None:
+            self._buffers = [
+                None
+                if a is None
+                else np.empty((self.batch_size, *a.shape[1:]), a.dtype)
+                for a in (self.X, self.y, self.sample_weight)
+            ]
+        # mode="clip": with the default mode="raise", take copies through a
+        # hidden temporary; the indices are a permutation, never out of range.
+        return tuple(
+            None
+            if a is None
+            else np.take(a, index, axis=0, out=buffer[: len(index)], mode="clip")
+            for a, buffer in zip(
+                (self.X, self.y, self.sample_weight), self._buffers, strict=True
+            )
+        )
 
 
 def _check_finite_output(output):

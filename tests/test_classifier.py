@@ -31,7 +31,7 @@ def test_multiclass_uses_softmax(multiclass):
     assert clf.out_activation_ == "softmax" and clf.n_outputs_ == 3
     proba = clf.predict_proba(X)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-12)
-    assert clf.score(X, y) > 0.8
+    assert clf.score(X, y) > 0.75  # chance is 0.33; margin for other mask streams
 
 
 def test_string_labels_round_trip(multiclass):
