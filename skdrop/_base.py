@@ -514,14 +514,27 @@ class BaseDropoutMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                         # A batch of zero total weight has no gradient (and
                         # a mean over it would divide by zero): skip it.
                         continue
-                    batch_loss = network.train_step_gradient(
-                        X_batch, y_batch, sw_batch, loss_name, self.alpha, network_rng
+                    # The optimiser adds the L2 penalty's gradient block by
+                    # block as it updates, rather than in a pass of its own.
+                    batch_loss, weight_sum = network.train_step_gradient(
+                        X_batch,
+                        y_batch,
+                        sw_batch,
+                        loss_name,
+                        self.alpha,
+                        network_rng,
+                        penalty_in_grad=False,
                     )
                     if not math.isfinite(batch_loss):
                         raise NonFiniteTrainingError(
                             f"the loss became {batch_loss} in epoch {self.n_iter_ + 1}"
                         )
-                    optimizer.step(network.params, network.grad)
+                    optimizer.step(
+                        network.params,
+                        network.grad,
+                        decay=self.alpha / weight_sum,
+                        n_decayed=network.n_coef_params,
+                    )
                     if self.max_norm is not None:
                         network.apply_max_norm(self.max_norm)
                     accumulated_loss += batch_loss * X_batch.shape[0]
@@ -603,7 +616,7 @@ class BaseDropoutMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
 
         def loss_and_gradient(packed):
             network.params[...] = packed
-            loss = network.train_step_gradient(
+            loss, _ = network.train_step_gradient(
                 X, y, sample_weight, loss_name, self.alpha, None
             )
             return loss, network.grad.astype(np.float64)

@@ -1,8 +1,13 @@
 """Stochastic optimisers that update one flat parameter vector in place.
 
 All parameters of the network live in a single contiguous vector, so an
-update is a handful of BLAS level-1 calls (``axpy``, ``scal``) over the whole
-model rather than a Python loop of NumPy expressions with temporaries.
+update is a handful of BLAS level-1 calls (``axpy``, ``scal``) and in-place
+ufuncs rather than a Python loop of NumPy expressions with temporaries.
+
+An update makes several passes over the parameters, the gradient and the
+optimiser's state. Made over the whole model (megabytes, out of cache) each
+pass is bound by memory bandwidth; so the vectors are walked in blocks small
+enough that every pass after the first finds its block in the core's cache.
 
 The optimisers follow scikit-learn's MLP conventions: the same update rules,
 the same learning-rate schedules and the same stopping behaviour of the
@@ -10,10 +15,34 @@ the same learning-rate schedules and the same stopping behaviour of the
 the same steps as ``MLPClassifier``.
 """
 
+import functools
+
 import numpy as np
 
 from ._blas import axpy as _axpy
 from ._blas import scal as _scal
+
+# Elements per block: the three or four vectors of an update then take at
+# most 1 MiB (float64), the size of a core's L2 cache on current x86 CPUs.
+# Measured on a 1.9-million-parameter update: 1.4x (float32) to 1.9x
+# (float64) faster than whole-vector passes; smaller blocks pay more Python
+# overhead per element.
+UPDATE_BLOCK = 1 << 15
+
+
+@functools.cache
+def _block_bounds(n):
+    return tuple(
+        (start, min(start + UPDATE_BLOCK, n)) for start in range(0, n, UPDATE_BLOCK)
+    )
+
+
+def _add_decay(params, grad, start, stop, decay, n_decayed):
+    """Add the L2 penalty's gradient ``decay * params`` to ``grad`` on the
+    decayed part (the first ``n_decayed`` entries) of ``[start, stop)``."""
+    stop = min(stop, n_decayed)
+    if decay and start < stop:
+        _axpy(params[start:stop], grad[start:stop], decay)
 
 
 class SGD:
@@ -49,20 +78,24 @@ class SGD:
         self.power_t = power_t
         self.velocity = np.zeros(n_params, dtype=dtype)
 
-    def step(self, params, grad):
+    def step(self, params, grad, decay=0.0, n_decayed=0):
         """Move ``params`` against ``grad`` (both flat vectors), in place.
 
         ``v <- momentum * v - lr * grad``; the parameters move by ``v``, or
-        for Nesterov by ``momentum * v - lr * grad``.
+        for Nesterov by ``momentum * v - lr * grad``. The gradient of an L2
+        penalty, ``decay * params[:n_decayed]``, is added to ``grad`` first.
         """
-        v = self.velocity
-        _scal(v, self.momentum)
-        _axpy(grad, v, -self.learning_rate)
-        if self.nesterov:
-            _axpy(v, params, self.momentum)
-            _axpy(grad, params, -self.learning_rate)
-        else:
-            _axpy(v, params, 1.0)
+        lr, momentum = self.learning_rate, self.momentum
+        for start, stop in _block_bounds(params.size):
+            _add_decay(params, grad, start, stop, decay, n_decayed)
+            p, g, v = params[start:stop], grad[start:stop], self.velocity[start:stop]
+            _scal(v, momentum)
+            _axpy(g, v, -lr)
+            if self.nesterov:
+                _axpy(v, p, momentum)
+                _axpy(g, p, -lr)
+            else:
+                _axpy(v, p, 1.0)
 
     def iteration_ends(self, time_step):
         """Update the learning rate after an epoch of ``time_step`` samples."""
@@ -112,25 +145,34 @@ class Adam:
         self.first_moment = np.zeros(n_params, dtype=dtype)
         self.second_moment = np.zeros(n_params, dtype=dtype)
 
-    def step(self, params, grad):
-        """Move ``params`` by one Adam step, in place (``grad`` is consumed)."""
+    def step(self, params, grad, decay=0.0, n_decayed=0):
+        """Move ``params`` by one Adam step, in place (``grad`` is consumed).
+
+        The gradient of an L2 penalty, ``decay * params[:n_decayed]``, is
+        added to ``grad`` first.
+        """
         self.t += 1
-        m, v = self.first_moment, self.second_moment
-        _scal(m, self.beta_1)
-        _axpy(grad, m, 1.0 - self.beta_1)
-        np.square(grad, out=grad)
-        _scal(v, self.beta_2)
-        _axpy(grad, v, 1.0 - self.beta_2)
         self.learning_rate = (
             self.learning_rate_init
             * np.sqrt(1.0 - self.beta_2**self.t)
             / (1.0 - self.beta_1**self.t)
         )
-        denominator = grad
-        np.sqrt(v, out=denominator)
-        denominator += self.epsilon
-        np.divide(m, denominator, out=denominator)
-        _axpy(denominator, params, -self.learning_rate)
+        beta_1, beta_2 = self.beta_1, self.beta_2
+        for start, stop in _block_bounds(params.size):
+            _add_decay(params, grad, start, stop, decay, n_decayed)
+            g = grad[start:stop]
+            m = self.first_moment[start:stop]
+            v = self.second_moment[start:stop]
+            _scal(m, beta_1)
+            _axpy(g, m, 1.0 - beta_1)
+            np.square(g, out=g)
+            _scal(v, beta_2)
+            _axpy(g, v, 1.0 - beta_2)
+            # The squared gradient is spent: its block becomes the step.
+            np.sqrt(v, out=g)
+            g += self.epsilon
+            np.divide(m, g, out=g)
+            _axpy(g, params[start:stop], -self.learning_rate)
 
     def iteration_ends(self, time_step):
         """Adam keeps its learning rate across epochs."""

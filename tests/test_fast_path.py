@@ -22,7 +22,7 @@ from sklearn.neural_network._stochastic_optimizers import (
 from skdrop._activations import SELU_ALPHA, SELU_SCALE
 from skdrop._dropout import MASK_CHUNK, draw_keep_mask
 from skdrop._network import Network
-from skdrop._optimizers import SGD, Adam
+from skdrop._optimizers import SGD, UPDATE_BLOCK, Adam
 
 ACTIVATIONS = ["identity", "logistic", "tanh", "relu", "selu"]
 DROPOUT_TYPES = ["bernoulli", "gaussian", "alpha"]
@@ -213,10 +213,18 @@ def test_chunked_keep_mask_equals_one_draw_of_raw_bits(n):
 
 
 # -- optimisers against scikit-learn's formulas ----------------------------------
-def _parameters_and_gradients(dtype, n_steps=4):
+# Weight matrices first, then bias vectors, as in the network's flat vector.
+# The large layout spans several update blocks, the last one partial, with
+# the end of the weights (where the L2 penalty stops) inside a block.
+LAYOUTS = {
+    "one block": [(6, 5), (5, 3), (5,), (3,)],
+    "several blocks": [(300, 250), (250, 3), (250,), (3,)],
+}
+
+
+def _parameters_and_gradients(dtype, shapes, n_steps=4):
     """A flat parameter vector, its per-array split, and a few gradients."""
     rng = np.random.default_rng(5)
-    shapes = [(6, 5), (5, 3), (5,), (3,)]
     sizes = [int(np.prod(s)) for s in shapes]
     flat = rng.standard_normal(sum(sizes)).astype(dtype)
     grads = [rng.standard_normal(flat.size).astype(dtype) for _ in range(n_steps)]
@@ -228,47 +236,73 @@ def _split(flat, shapes, sizes):
     return [p.reshape(s) for p, s in zip(pieces, shapes, strict=True)]
 
 
-def _sklearn_trajectory(make_optimizer, flat, grads, shapes, sizes):
-    """Parameters after scikit-learn's optimizer took a step per gradient."""
+def _sklearn_trajectory(make_optimizer, flat, grads, shapes, sizes, decay):
+    """Parameters after scikit-learn's optimizer took a step per gradient,
+    each weight matrix's gradient plus ``decay`` times the matrix."""
     params = _split(flat, shapes, sizes)
     optimizer = make_optimizer(params)
     for grad in grads:
-        optimizer.update_params(params, _split(grad, shapes, sizes))
+        grad = _split(grad, shapes, sizes)
+        for g, p in zip(grad, params, strict=True):
+            if p.ndim == 2:
+                g += decay * p
+        optimizer.update_params(params, grad)
     return np.concatenate([p.ravel() for p in params])
 
 
+def _n_weights(shapes, sizes):
+    return sum(n for s, n in zip(shapes, sizes, strict=True) if len(s) == 2)
+
+
+@pytest.mark.parametrize("decay", [0.0, 0.1])
+@pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("nesterov", [True, False])
 @pytest.mark.parametrize("momentum", [0.0, 0.9])
-def test_sgd_matches_sklearn(momentum, nesterov, dtype):
-    flat, grads, shapes, sizes = _parameters_and_gradients(dtype)
+def test_sgd_matches_sklearn(momentum, nesterov, dtype, layout, decay):
+    flat, grads, shapes, sizes = _parameters_and_gradients(dtype, LAYOUTS[layout])
     expected = _sklearn_trajectory(
         lambda p: SGDOptimizer(p, 0.05, momentum=momentum, nesterov=nesterov),
         flat,
         grads,
         shapes,
         sizes,
+        decay,
     )
     params = flat.copy()
     optimizer = SGD(params.size, dtype, 0.05, momentum=momentum, nesterov=nesterov)
     for grad in grads:
-        optimizer.step(params, grad.copy())
+        optimizer.step(params, grad.copy(), decay, _n_weights(shapes, sizes))
     assert params.dtype == dtype
     np.testing.assert_allclose(params, expected, rtol=TOLERANCE[dtype], atol=1e-6)
 
 
+@pytest.mark.parametrize("decay", [0.0, 0.1])
+@pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_adam_matches_sklearn(dtype):
-    flat, grads, shapes, sizes = _parameters_and_gradients(dtype)
+def test_adam_matches_sklearn(dtype, layout, decay):
+    flat, grads, shapes, sizes = _parameters_and_gradients(dtype, LAYOUTS[layout])
     expected = _sklearn_trajectory(
-        lambda p: AdamOptimizer(p, 0.01, 0.8, 0.95, 1e-6), flat, grads, shapes, sizes
+        lambda p: AdamOptimizer(p, 0.01, 0.8, 0.95, 1e-6),
+        flat,
+        grads,
+        shapes,
+        sizes,
+        decay,
     )
     params = flat.copy()
     optimizer = Adam(params.size, dtype, 0.01, 0.8, 0.95, 1e-6)
     for grad in grads:
-        optimizer.step(params, grad.copy())
+        optimizer.step(params, grad.copy(), decay, _n_weights(shapes, sizes))
     assert params.dtype == dtype
     np.testing.assert_allclose(params, expected, rtol=TOLERANCE[dtype], atol=1e-6)
+
+
+def test_several_block_layout_spans_several_blocks():
+    """The large layout does exercise block boundaries and a partial block."""
+    n = sum(int(np.prod(s)) for s in LAYOUTS["several blocks"])
+    assert n > 2 * UPDATE_BLOCK
+    assert n % UPDATE_BLOCK
 
 
 # -- no large allocation per training step ----------------------------------------
@@ -305,8 +339,13 @@ def test_training_step_allocates_no_large_array(activation, kind, solver):
     mask_rng = np.random.default_rng(2)
 
     def step():
-        network.train_step_gradient(X, Y, None, "log_loss", 1e-4, mask_rng)
-        optimizer.step(network.params, network.grad)
+        # As the estimators' training loop does it.
+        _, weight_sum = network.train_step_gradient(
+            X, Y, None, "log_loss", 1e-4, mask_rng, penalty_in_grad=False
+        )
+        optimizer.step(
+            network.params, network.grad, 1e-4 / weight_sum, network.n_coef_params
+        )
 
     step()  # the first step allocates the reused buffers
     activation_bytes = n_rows * width * np.dtype(dtype).itemsize

@@ -167,8 +167,8 @@ def test_non_finite_loss_rolls_back_every_attribute(monkeypatch, cls, bad, mode)
 
     def step(self, *args, **kwargs):
         calls["n"] += 1
-        loss = original(self, *args, **kwargs)
-        return bad if calls["n"] == 3 else loss
+        loss, weight_sum = original(self, *args, **kwargs)
+        return (bad if calls["n"] == 3 else loss), weight_sum
 
     monkeypatch.setattr(network_module.Network, "train_step_gradient", step)
     method = estimator.partial_fit if mode == "partial_fit" else estimator.fit
