@@ -504,7 +504,6 @@ class BaseDropoutMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         batch_size = self._batch_size(n_samples)
         batches = _EpochBatches(X, y, sample_weight, batch_size, self.shuffle)
         network_rng = rng if network.has_dropout else None
-        loss_name = self._loss_name()
         try:
             for _ in range(self.max_iter):
                 accumulated_loss = 0.0
@@ -514,29 +513,9 @@ class BaseDropoutMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                         # A batch of zero total weight has no gradient (and
                         # a mean over it would divide by zero): skip it.
                         continue
-                    # The optimiser adds the L2 penalty's gradient block by
-                    # block as it updates, rather than in a pass of its own.
-                    batch_loss, weight_sum = network.train_step_gradient(
-                        X_batch,
-                        y_batch,
-                        sw_batch,
-                        loss_name,
-                        self.alpha,
-                        network_rng,
-                        penalty_in_grad=False,
+                    batch_loss = self._train_on_batch(
+                        network, optimizer, X_batch, y_batch, sw_batch, network_rng
                     )
-                    if not math.isfinite(batch_loss):
-                        raise NonFiniteTrainingError(
-                            f"the loss became {batch_loss} in epoch {self.n_iter_ + 1}"
-                        )
-                    optimizer.step(
-                        network.params,
-                        network.grad,
-                        decay=self.alpha / weight_sum,
-                        n_decayed=network.n_coef_params,
-                    )
-                    if self.max_norm is not None:
-                        network.apply_max_norm(self.max_norm)
                     accumulated_loss += batch_loss * X_batch.shape[0]
                 if not np.isfinite(network.params).all():
                     raise NonFiniteTrainingError(
@@ -562,6 +541,29 @@ class BaseDropoutMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             warnings.warn("Training interrupted by user.", stacklevel=2)
         if self.early_stopping:
             network.params[...] = self._best_params
+
+    def _train_on_batch(self, network, optimizer, X, y, sample_weight, rng):
+        """One optimiser step on a batch; return the batch's loss."""
+        # The optimiser handles the L2 penalty (its gradient and its value)
+        # block by block as it updates, in cache, rather than in passes of
+        # their own over the weights.
+        loss, weight_sum = network.train_step_gradient(
+            X, y, sample_weight, self._loss_name(), self.alpha, rng, with_penalty=False
+        )
+        decay = self.alpha / weight_sum
+        squared_norm = optimizer.step(
+            network.params, network.grad, decay, network.n_coef_params
+        )
+        loss += 0.5 * decay * squared_norm
+        # A failed fit restores the estimator, so checking after the step
+        # is as safe as before it.
+        if not math.isfinite(loss):
+            raise NonFiniteTrainingError(
+                f"the loss became {loss} in epoch {self.n_iter_ + 1}"
+            )
+        if self.max_norm is not None:
+            network.apply_max_norm(self.max_norm)
+        return loss
 
     def _end_epoch(self, network, optimizer, accumulated_loss, n_samples, validation):
         """Record an epoch; return whether training should stop."""

@@ -6,11 +6,13 @@ incoming gradient by the same ``mult``. Buffers are allocated once for the
 largest batch and reused through row slices, and the raw random words are
 drawn in small chunks, so a training step allocates no large array here.
 
-Bernoulli and alpha masks are drawn as raw 16-bit random integers compared
-with an integer threshold, which is an order of magnitude cheaper than
-drawing floating-point uniforms. The rate is therefore quantised to a
-multiple of 1/65536; the scaling uses the quantised rate, so the expected
-activation is preserved exactly.
+Bernoulli and alpha masks are drawn as raw random bits compared with an
+integer threshold, which is an order of magnitude cheaper than drawing
+floating-point uniforms. The rate is therefore quantised to a multiple of
+1/65536 (16 random bits per element); the scaling uses the quantised rate,
+so the expected activation is preserved exactly. A rate that is a multiple
+of 1/256 needs only 8 bits per element, and a rate of one half only one: the
+same distribution, exactly, from a fraction of the random bits.
 """
 
 import math
@@ -21,8 +23,10 @@ from ._activations import SELU_ALPHA, SELU_SCALE
 
 RATE_RESOLUTION = 1 << 16
 
-# Mask elements filled per call to the bit generator: 64 KiB of raw words, so
-# the temporary words stay in cache and never cost a large allocation.
+# Mask elements filled per call to the bit generator: at most 64 KiB of raw
+# words, so the temporary words stay in cache and never cost a large
+# allocation. A multiple of 64, so that every chunk but the last uses whole
+# 64-bit words at any number of bits per element.
 MASK_CHUNK = 1 << 15
 
 DROPOUT_TYPES = ("bernoulli", "gaussian", "alpha")
@@ -33,24 +37,41 @@ def quantised_rate(rate):
     return round(rate * RATE_RESOLUTION) / RATE_RESOLUTION
 
 
+def mask_bits(threshold):
+    """Random bits per mask element that realise ``threshold / 65536`` exactly:
+    1 for one half, 8 for a multiple of 1/256, 16 otherwise."""
+    if threshold == RATE_RESOLUTION // 2:
+        return 1
+    if threshold % (RATE_RESOLUTION >> 8) == 0:
+        return 8
+    return 16
+
+
 def draw_keep_mask(rng, threshold, out):
     """Fill ``out`` with 1 (kept) at probability ``1 - threshold / 65536``
     and 0 otherwise, from raw generator words.
 
     ``out`` must be contiguous; it may be boolean or floating point (a float
-    mask costs no conversion pass). Chunks hold a multiple of four 16-bit
-    values, so the random stream is the same as one draw for the whole mask.
+    mask costs no conversion pass). Chunks hold a whole number of 64-bit
+    words, so the random stream is the same as one draw for the whole mask.
     """
     flat = out.reshape(-1)
+    bits = mask_bits(threshold)
     for start in range(0, flat.size, MASK_CHUNK):
-        _fill_keep_chunk(rng, threshold, flat[start : start + MASK_CHUNK])
+        _fill_keep_chunk(rng, threshold, bits, flat[start : start + MASK_CHUNK])
 
 
-def _fill_keep_chunk(rng, threshold, chunk):
+def _fill_keep_chunk(rng, threshold, bits, chunk):
     # A function of its own, so that each chunk's raw words are freed before
     # the next chunk draws its own.
-    words = rng.bit_generator.random_raw((chunk.size + 3) // 4)
-    np.greater_equal(words.view(np.uint16)[: chunk.size], threshold, out=chunk)
+    words = rng.bit_generator.random_raw((chunk.size * bits + 63) // 64)
+    if bits == 1:
+        values = np.unpackbits(
+            words.view(np.uint8), count=chunk.size, bitorder="little"
+        )
+    else:
+        values = words.view(np.uint8 if bits == 8 else np.uint16)[: chunk.size]
+    np.greater_equal(values, threshold >> (16 - bits), out=chunk)
 
 
 class Dropout:

@@ -208,14 +208,14 @@ class Network:
         dropout.sample(rng, H.shape[0])
         return dropout.apply(H, self._noisy[layer][: H.shape[0]])
 
-    def backward(self, y, sample_weight, alpha, dropout_on, penalty_in_grad=True):
+    def backward(self, y, sample_weight, alpha, dropout_on, with_penalty=True):
         """Gradient of the mean loss plus L2 penalty, after :meth:`forward`.
 
         Fills ``coef_grads`` and ``intercept_grads`` (views of ``grad``) and
-        returns the batch's total sample weight. With
-        ``penalty_in_grad=False`` the penalty's gradient, ``alpha /
-        weight_sum * coefs``, is left out, for an optimiser that adds it as
-        it updates (``decay``).
+        returns the batch's total sample weight. With ``with_penalty=False``
+        the penalty's gradient, ``alpha / weight_sum * coefs``, is left out,
+        for an optimiser that adds it as it updates (``decay``).
+
         The gradient of the loss with respect to the output pre-activation is
         ``output - y`` for every canonical loss/link pair. The hidden
         activations serve as scratch space for their derivatives, so after
@@ -237,7 +237,7 @@ class Network:
         for i in range(last, -1, -1):
             delta = self._deltas[i][:n_rows]
             _matmul_transposed_a(self._inputs[i], delta, out=self.coef_grads[i])
-            if alpha and penalty_in_grad:
+            if alpha and with_penalty:
                 _axpy(self.coefs[i], self.coef_grads[i], alpha / weight_sum)
             np.sum(delta, axis=0, out=self.intercept_grads[i])
             if i == 0:
@@ -259,18 +259,21 @@ class Network:
         return value
 
     def train_step_gradient(
-        self, X, y, sample_weight, loss_name, alpha, rng, penalty_in_grad=True
+        self, X, y, sample_weight, loss_name, alpha, rng, with_penalty=True
     ):
         """Forward (noisy with ``rng``), loss and backward on one batch.
 
-        Returns the loss (L2 penalty included) and the batch's total sample
-        weight; ``penalty_in_grad`` is passed to :meth:`backward`.
+        Returns the loss and the batch's total sample weight. With
+        ``with_penalty=False`` the L2 penalty is left out of both the loss and
+        the gradient, for an optimiser that handles it (``decay``).
         """
         self.forward(X, rng)
         weight_sum = self.backward(
-            y, sample_weight, alpha, rng is not None, penalty_in_grad
+            y, sample_weight, alpha, rng is not None, with_penalty
         )
-        return self.loss(loss_name, y, sample_weight, alpha, weight_sum), weight_sum
+        loss_alpha = alpha if with_penalty else 0.0
+        loss = self.loss(loss_name, y, sample_weight, loss_alpha, weight_sum)
+        return loss, weight_sum
 
     def predict(self, X, rng=None, out=None, output_activation=True):
         """Output for every row of ``X``, computed in bounded-memory chunks."""

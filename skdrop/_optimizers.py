@@ -39,10 +39,14 @@ def _block_bounds(n):
 
 def _add_decay(params, grad, start, stop, decay, n_decayed):
     """Add the L2 penalty's gradient ``decay * params`` to ``grad`` on the
-    decayed part (the first ``n_decayed`` entries) of ``[start, stop)``."""
+    decayed part (the first ``n_decayed`` entries) of ``[start, stop)``;
+    return the squared norm of that part of ``params``."""
     stop = min(stop, n_decayed)
-    if decay and start < stop:
-        _axpy(params[start:stop], grad[start:stop], decay)
+    if not decay or start >= stop:
+        return 0.0
+    decayed = params[start:stop]
+    _axpy(decayed, grad[start:stop], decay)
+    return float(np.dot(decayed, decayed))
 
 
 class SGD:
@@ -84,10 +88,14 @@ class SGD:
         ``v <- momentum * v - lr * grad``; the parameters move by ``v``, or
         for Nesterov by ``momentum * v - lr * grad``. The gradient of an L2
         penalty, ``decay * params[:n_decayed]``, is added to ``grad`` first.
+
+        Returns the squared norm of ``params[:n_decayed]`` before the step
+        (0.0 without decay): the penalty's value is ``decay / 2`` times it.
         """
         lr, momentum = self.learning_rate, self.momentum
+        squared_norm = 0.0
         for start, stop in _block_bounds(params.size):
-            _add_decay(params, grad, start, stop, decay, n_decayed)
+            squared_norm += _add_decay(params, grad, start, stop, decay, n_decayed)
             p, g, v = params[start:stop], grad[start:stop], self.velocity[start:stop]
             _scal(v, momentum)
             _axpy(g, v, -lr)
@@ -96,6 +104,7 @@ class SGD:
                 _axpy(g, p, -lr)
             else:
                 _axpy(v, p, 1.0)
+        return squared_norm
 
     def iteration_ends(self, time_step):
         """Update the learning rate after an epoch of ``time_step`` samples."""
@@ -149,7 +158,8 @@ class Adam:
         """Move ``params`` by one Adam step, in place (``grad`` is consumed).
 
         The gradient of an L2 penalty, ``decay * params[:n_decayed]``, is
-        added to ``grad`` first.
+        added to ``grad`` first. Returns the squared norm of
+        ``params[:n_decayed]`` before the step, as :meth:`SGD.step` does.
         """
         self.t += 1
         self.learning_rate = (
@@ -158,8 +168,9 @@ class Adam:
             / (1.0 - self.beta_1**self.t)
         )
         beta_1, beta_2 = self.beta_1, self.beta_2
+        squared_norm = 0.0
         for start, stop in _block_bounds(params.size):
-            _add_decay(params, grad, start, stop, decay, n_decayed)
+            squared_norm += _add_decay(params, grad, start, stop, decay, n_decayed)
             g = grad[start:stop]
             m = self.first_moment[start:stop]
             v = self.second_moment[start:stop]
@@ -173,6 +184,7 @@ class Adam:
             g += self.epsilon
             np.divide(m, g, out=g)
             _axpy(g, params[start:stop], -self.learning_rate)
+        return squared_norm
 
     def iteration_ends(self, time_step):
         """Adam keeps its learning rate across epochs."""

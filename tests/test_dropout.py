@@ -41,7 +41,7 @@ def test_fraction_dropped_matches_rate(kind, rate):
     assert abs(dropped.mean() - q) <= Z * np.sqrt(q * (1 - q) / n)
 
 
-@pytest.mark.parametrize("threshold", [1, 4096, 32768, 65535])
+@pytest.mark.parametrize("threshold", [1, 4096, 20000, 32768, 65280, 65535])
 def test_keep_mask_probability_is_exact_in_16_bit_units(threshold):
     keep = np.empty((1000, 1000), dtype=bool)
     draw_keep_mask(np.random.default_rng(1), threshold, keep)

@@ -20,7 +20,7 @@ from sklearn.neural_network._stochastic_optimizers import (
 )
 
 from skdrop._activations import SELU_ALPHA, SELU_SCALE
-from skdrop._dropout import MASK_CHUNK, draw_keep_mask
+from skdrop._dropout import MASK_CHUNK, draw_keep_mask, mask_bits
 from skdrop._network import Network
 from skdrop._optimizers import SGD, UPDATE_BLOCK, Adam
 
@@ -202,14 +202,33 @@ def test_masks_are_redrawn_every_batch():
     assert not np.array_equal(first, network.dropouts[1].mult[: X.shape[0]])
 
 
+def _keep_from_one_draw(seed, threshold, n):
+    """The keep mask read from one draw of raw words, 16, 8 or 1 bit(s) each."""
+    words = np.random.default_rng(seed).bit_generator.random_raw(n)
+    if threshold == 32768:
+        bits = np.unpackbits(words.view(np.uint8), bitorder="little")
+        return bits[:n] == 1
+    if threshold % 256 == 0:
+        return words.view(np.uint8)[:n] >= threshold // 256
+    return words.view(np.uint16)[:n] >= threshold
+
+
+@pytest.mark.parametrize("threshold", [20000, 256 * 200, 32768])
 @pytest.mark.parametrize("n", [1, 5, MASK_CHUNK - 1, MASK_CHUNK + 6, 3 * MASK_CHUNK])
-def test_chunked_keep_mask_equals_one_draw_of_raw_bits(n):
-    threshold = 20000
+def test_chunked_keep_mask_equals_one_draw_of_raw_bits(n, threshold):
     keep = np.empty(n, dtype=np.float32)
     draw_keep_mask(np.random.default_rng(3), threshold, keep)
-    words = np.random.default_rng(3).bit_generator.random_raw((n + 3) // 4)
-    expected = words.view(np.uint16)[:n] >= threshold
+    expected = _keep_from_one_draw(3, threshold, n)
     np.testing.assert_array_equal(keep, expected.astype(np.float32))
+
+
+@pytest.mark.parametrize(
+    ("threshold", "bits"), [(32768, 1), (256, 8), (65280, 8), (20000, 16), (1, 16)]
+)
+def test_mask_takes_the_fewest_random_bits_that_realise_the_rate(threshold, bits):
+    assert mask_bits(threshold) == bits
+    # The same number of bits realises the rate exactly.
+    assert threshold * 2**bits % 65536 == 0
 
 
 # -- optimisers against scikit-learn's formulas ----------------------------------
@@ -254,6 +273,16 @@ def _n_weights(shapes, sizes):
     return sum(n for s, n in zip(shapes, sizes, strict=True) if len(s) == 2)
 
 
+def _take_steps(optimizer, params, grads, decay, n_weights):
+    """A step per gradient; each returns the weights' squared norm before it
+    (the L2 penalty's value over ``decay / 2``), or 0 without decay."""
+    for grad in grads:
+        weights = params[:n_weights].astype(np.float64)
+        squared_norm = optimizer.step(params, grad.copy(), decay, n_weights)
+        expected = np.dot(weights, weights) if decay else 0.0
+        assert squared_norm == pytest.approx(expected, rel=1e-5)
+
+
 @pytest.mark.parametrize("decay", [0.0, 0.1])
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -271,8 +300,7 @@ def test_sgd_matches_sklearn(momentum, nesterov, dtype, layout, decay):
     )
     params = flat.copy()
     optimizer = SGD(params.size, dtype, 0.05, momentum=momentum, nesterov=nesterov)
-    for grad in grads:
-        optimizer.step(params, grad.copy(), decay, _n_weights(shapes, sizes))
+    _take_steps(optimizer, params, grads, decay, _n_weights(shapes, sizes))
     assert params.dtype == dtype
     np.testing.assert_allclose(params, expected, rtol=TOLERANCE[dtype], atol=1e-6)
 
@@ -292,8 +320,7 @@ def test_adam_matches_sklearn(dtype, layout, decay):
     )
     params = flat.copy()
     optimizer = Adam(params.size, dtype, 0.01, 0.8, 0.95, 1e-6)
-    for grad in grads:
-        optimizer.step(params, grad.copy(), decay, _n_weights(shapes, sizes))
+    _take_steps(optimizer, params, grads, decay, _n_weights(shapes, sizes))
     assert params.dtype == dtype
     np.testing.assert_allclose(params, expected, rtol=TOLERANCE[dtype], atol=1e-6)
 
@@ -341,7 +368,7 @@ def test_training_step_allocates_no_large_array(activation, kind, solver):
     def step():
         # As the estimators' training loop does it.
         _, weight_sum = network.train_step_gradient(
-            X, Y, None, "log_loss", 1e-4, mask_rng, penalty_in_grad=False
+            X, Y, None, "log_loss", 1e-4, mask_rng, with_penalty=False
         )
         optimizer.step(
             network.params, network.grad, 1e-4 / weight_sum, network.n_coef_params

@@ -129,7 +129,7 @@ def test_gradient_without_penalty_leaves_out_exactly_the_l2_term():
     alpha = 0.3
     with_penalty = _analytic_gradient(network, X, y, sw, alpha, None)
     network.forward(X)
-    weight_sum = network.backward(y, sw, alpha, False, penalty_in_grad=False)
+    weight_sum = network.backward(y, sw, alpha, False, with_penalty=False)
     assert weight_sum == pytest.approx(sw.sum())
     without = network.grad.copy()
     n_weights = network.n_coef_params
@@ -139,6 +139,24 @@ def test_gradient_without_penalty_leaves_out_exactly_the_l2_term():
         rtol=1e-12,
     )
     np.testing.assert_array_equal(without[n_weights:], with_penalty[n_weights:])
+
+
+def test_training_step_without_penalty_leaves_it_out_of_the_loss():
+    rng = np.random.default_rng(9)
+    network = _network("tanh", "squared_error")
+    X = rng.normal(size=(5, 4))
+    y = rng.normal(size=(5, 3))
+    alpha = 0.7
+    full, weight_sum = network.train_step_gradient(
+        X, y, None, "squared_error", alpha, None
+    )
+    data, _ = network.train_step_gradient(
+        X, y, None, "squared_error", alpha, None, with_penalty=False
+    )
+    weights = network.params[: network.n_coef_params]
+    penalty = 0.5 * alpha / weight_sum * np.dot(weights, weights)
+    assert penalty > 0
+    assert data + penalty == pytest.approx(full, rel=1e-12)
 
 
 def test_parameters_are_views_of_one_flat_vector():
