@@ -16,6 +16,7 @@ the same steps as ``MLPClassifier``.
 """
 
 import functools
+import math
 
 import numpy as np
 
@@ -35,6 +36,27 @@ def _block_bounds(n):
     return tuple(
         (start, min(start + UPDATE_BLOCK, n)) for start in range(0, n, UPDATE_BLOCK)
     )
+
+
+# A stored Adam moment is rescaled to its true value before its scale would
+# fall below this: it then stays within four orders of magnitude of the true
+# moment, far from overflow, at the cost of one extra pass every few dozen
+# steps (every 88 for beta_1 = 0.9).
+MOMENT_SCALE_FLOOR = 1e-4
+
+
+def _decayed_scale(scale, beta):
+    """A stored moment's scale after one more decay by ``beta``.
+
+    Returns the new scale and the factor to multiply the stored moment by in
+    this step: ``None`` (no pass) unless the scale would fall below
+    ``MOMENT_SCALE_FLOOR``, in which case the moment is rescaled to its true
+    value (scale 1).
+    """
+    scale *= beta
+    if scale >= MOMENT_SCALE_FLOOR:
+        return scale, None
+    return 1.0, scale
 
 
 def _add_decay(params, grad, start, stop, decay, n_decayed):
@@ -132,9 +154,18 @@ class SGD:
 class Adam:
     """Adam (Kingma and Ba, 2014) with bias-corrected step size.
 
+    The moments are stored divided by how much they have decayed since they
+    were last rescaled (``first_moment_scale``, ``second_moment_scale``: the
+    true first moment is ``first_moment_scale * first_moment``). A step then
+    adds the new gradient to them in one pass, with no pass to decay them.
     The gradient buffer is used as scratch space: after :meth:`step` it no
     longer holds the gradient.
     """
+
+    # Defaults for an optimiser saved before the moments were scaled: a scale
+    # of 1 stores the true moments.
+    first_moment_scale = 1.0
+    second_moment_scale = 1.0
 
     def __init__(
         self,
@@ -153,6 +184,8 @@ class Adam:
         self.t = 0
         self.first_moment = np.zeros(n_params, dtype=dtype)
         self.second_moment = np.zeros(n_params, dtype=dtype)
+        self.first_moment_scale = 1.0
+        self.second_moment_scale = 1.0
 
     def step(self, params, grad, decay=0.0, n_decayed=0):
         """Move ``params`` by one Adam step, in place (``grad`` is consumed).
@@ -167,23 +200,38 @@ class Adam:
             * np.sqrt(1.0 - self.beta_2**self.t)
             / (1.0 - self.beta_1**self.t)
         )
-        beta_1, beta_2 = self.beta_1, self.beta_2
+        self.first_moment_scale, rescale_first = _decayed_scale(
+            self.first_moment_scale, self.beta_1
+        )
+        self.second_moment_scale, rescale_second = _decayed_scale(
+            self.second_moment_scale, self.beta_2
+        )
+        first_gain = (1.0 - self.beta_1) / self.first_moment_scale
+        second_gain = (1.0 - self.beta_2) / self.second_moment_scale
+        # m / (sqrt(v) + eps) written with the stored moments M and V:
+        # (s1 / sqrt(s2)) * M / (sqrt(V) + eps / sqrt(s2)). Python floats
+        # keep float32 arithmetic in float32.
+        root = math.sqrt(self.second_moment_scale)
+        epsilon = self.epsilon / root
+        step_size = self.learning_rate * self.first_moment_scale / root
         squared_norm = 0.0
         for start, stop in _block_bounds(params.size):
             squared_norm += _add_decay(params, grad, start, stop, decay, n_decayed)
             g = grad[start:stop]
             m = self.first_moment[start:stop]
             v = self.second_moment[start:stop]
-            _scal(m, beta_1)
-            _axpy(g, m, 1.0 - beta_1)
+            if rescale_first is not None:
+                _scal(m, rescale_first)
+            _axpy(g, m, first_gain)
             np.square(g, out=g)
-            _scal(v, beta_2)
-            _axpy(g, v, 1.0 - beta_2)
+            if rescale_second is not None:
+                _scal(v, rescale_second)
+            _axpy(g, v, second_gain)
             # The squared gradient is spent: its block becomes the step.
             np.sqrt(v, out=g)
-            g += self.epsilon
+            g += epsilon
             np.divide(m, g, out=g)
-            _axpy(g, params[start:stop], -self.learning_rate)
+            _axpy(g, params[start:stop], -step_size)
         return squared_norm
 
     def iteration_ends(self, time_step):

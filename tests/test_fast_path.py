@@ -22,7 +22,7 @@ from sklearn.neural_network._stochastic_optimizers import (
 from skdrop._activations import SELU_ALPHA, SELU_SCALE
 from skdrop._dropout import MASK_CHUNK, draw_keep_mask, mask_bits
 from skdrop._network import Network
-from skdrop._optimizers import SGD, UPDATE_BLOCK, Adam
+from skdrop._optimizers import MOMENT_SCALE_FLOOR, SGD, UPDATE_BLOCK, Adam
 
 ACTIVATIONS = ["identity", "logistic", "tanh", "relu", "selu"]
 DROPOUT_TYPES = ["bernoulli", "gaussian", "alpha"]
@@ -323,6 +323,37 @@ def test_adam_matches_sklearn(dtype, layout, decay):
     _take_steps(optimizer, params, grads, decay, _n_weights(shapes, sizes))
     assert params.dtype == dtype
     np.testing.assert_allclose(params, expected, rtol=TOLERANCE[dtype], atol=1e-6)
+
+
+def _textbook_adam(params, grads, lr, beta_1, beta_2, epsilon):
+    m = np.zeros_like(params)
+    v = np.zeros_like(params)
+    for t, g in enumerate(grads, start=1):
+        m = beta_1 * m + (1 - beta_1) * g
+        v = beta_2 * v + (1 - beta_2) * g**2
+        step = lr * np.sqrt(1 - beta_2**t) / (1 - beta_1**t)
+        params = params - step * m / (np.sqrt(v) + epsilon)
+    return params
+
+
+@pytest.mark.parametrize(("beta_1", "beta_2"), [(0.0, 0.999), (0.5, 0.9), (0.9, 0.2)])
+def test_adam_with_scaled_moments_follows_the_textbook_over_many_rescalings(
+    beta_1, beta_2
+):
+    """The stored moments are rescaled every few steps (each step for a zero
+    beta); the trajectory is still Adam's."""
+    rng = np.random.default_rng(7)
+    params = rng.standard_normal(50)
+    grads = [rng.standard_normal(50) * 10.0 ** rng.uniform(-3, 1) for _ in range(300)]
+    expected = _textbook_adam(params, grads, 0.01, beta_1, beta_2, 1e-8)
+    optimizer = Adam(params.size, np.float64, 0.01, beta_1, beta_2, 1e-8)
+    ours = params.copy()
+    for grad in grads:
+        optimizer.step(ours, grad.copy())
+    np.testing.assert_allclose(ours, expected, rtol=1e-9, atol=1e-12)
+    # The stored moments stay within the rescaling bound of the true ones.
+    assert optimizer.first_moment_scale >= MOMENT_SCALE_FLOOR
+    assert optimizer.second_moment_scale >= MOMENT_SCALE_FLOOR
 
 
 def test_several_block_layout_spans_several_blocks():
