@@ -620,9 +620,34 @@ def measure_predict(family, model, X_predict):
     return record
 
 
+PREDICT_FLOOR_CHUNK = 2048
+
+
+def predict_floor(weights, X):
+    """The forward products of a prediction and nothing else: X @ W1,
+    H1 @ W2, ... in row chunks, into preallocated outputs."""
+    outputs = [np.empty((PREDICT_FLOOR_CHUNK, W.shape[1]), X.dtype) for W in weights]
+    for start in range(0, len(X), PREDICT_FLOOR_CHUNK):
+        A = X[start : start + PREDICT_FLOOR_CHUNK]
+        for W, out in zip(weights, outputs, strict=True):
+            A = np.matmul(A, W, out=out[: len(A)])
+
+
+def measure_predict_floor(weights, X_predict):
+    record = PredictRecord("floor", X_predict.dtype.name)
+    _, seconds = timed(predict_floor, weights, X_predict)
+    record.rows_per_second = len(X_predict) / seconds
+    return record
+
+
 def benchmark_predict(cfg, dtype, models):
     X_predict, _ = make_rows(cfg.predict_rows, dtype, cfg.seed, stream=4)
     records = []
+    fitted = models.get(("sklearn", "sgd")) or models.get(("skdrop", "sgd"))
+    if fitted is not None:
+        progress(f"[{dtype}] predict BLAS floor on {len(X_predict):,} rows")
+        weights = [W.astype(dtype) for W in fitted.coefs_]
+        records.append(measure_predict_floor(weights, X_predict))
     # Prediction does not depend on the solver: use each family's sgd model.
     for family in ("sklearn", "skdrop", "torch"):
         model = models.get((family, "sgd"))
@@ -867,31 +892,40 @@ def render_predict_table(predict_records, cfg):
         "dtype",
         f"predict_proba rows/s ({cfg.predict_rows:,} rows)",
         "x sklearn",
+        "% of floor",
         "extra peak MiB",
         "note",
     ]
-    rows = []
-    for record in predict_records:
-        baseline = next(
+
+    def speed_of(family, dtype):
+        return next(
             (
                 r.rows_per_second
                 for r in predict_records
-                if r.family == "sklearn" and r.dtype == record.dtype
+                if r.family == family and r.dtype == dtype
             ),
             None,
         )
+
+    rows = []
+    for record in predict_records:
+        baseline = speed_of("sklearn", record.dtype)
+        floor = speed_of("floor", record.dtype)
         speed = (
             "-" if record.rows_per_second is None else f"{record.rows_per_second:,.0f}"
         )
         note = f"failed: {record.error}" if record.error else ""
         if record.family == "torch":
             note = note or "PyTorch memory is invisible to tracemalloc"
+        if record.family == "floor":
+            note = note or f"forward products only, {PREDICT_FLOOR_CHUNK:,}-row chunks"
         rows.append(
             [
-                record.family,
+                "BLAS floor" if record.family == "floor" else record.family,
                 record.dtype,
                 speed,
                 fmt_ratio(record.rows_per_second, baseline),
+                fmt_percent(record.rows_per_second, floor),
                 fmt_mib(record.peak_bytes),
                 note,
             ]
@@ -1028,7 +1062,10 @@ def render_report(env, cfg, fit_records, predict_records, mask_shares, scaling):
         "Prediction is independent of the solver, so it is measured once per "
         "library with the sgd-fitted model: one `predict_proba` call on "
         f"{cfg.predict_rows:,} fresh rows, with its extra peak memory "
-        "(tracemalloc, output array included).",
+        "(tracemalloc, output array included). The BLAS floor times the "
+        "forward matrix products alone on the same rows (chunks of "
+        f"{PREDICT_FLOOR_CHUNK:,}), which no prediction can beat by much; % of "
+        "floor is a contender's rows/s over the floor's.",
         render_predict_table(predict_records, cfg),
     ]
     if scaling is not None:
