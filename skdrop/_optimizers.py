@@ -25,9 +25,9 @@ from ._blas import scal as _scal
 
 # Elements per block: the three or four vectors of an update then take at
 # most 1 MiB (float64), the size of a core's L2 cache on current x86 CPUs.
-# Measured on a 1.9-million-parameter update: 1.4x (float32) to 1.9x
-# (float64) faster than whole-vector passes; smaller blocks pay more Python
-# overhead per element.
+# Measured on a 1.9-million-parameter update against whole-vector passes:
+# SGD 1.4x (float32) and 1.9x (float64) faster, Adam 1.1x and 1.9x; smaller
+# blocks pay more Python overhead per element.
 UPDATE_BLOCK = 1 << 15
 
 
