@@ -17,7 +17,7 @@ number of samples and the layer width, and whether skdrop meets its targets.
 
 Run from the repository root::
 
-    python benchmarks/speed.py                 # full run, under 5 minutes on 2 cores
+    python benchmarks/speed.py                 # full run, 5-9 minutes on 2 cores
     python benchmarks/speed.py --quick         # smoke run, about 1 minute
     python benchmarks/speed.py --dtypes float32 --hidden 512,512 --no-scaling
     python benchmarks/speed.py --help          # every size is adjustable
