@@ -1057,7 +1057,11 @@ def render_report(env, cfg, fit_records, predict_records, mask_shares, scaling):
         "Seconds per epoch of `fit` (median and min-max over the repeats); "
         "x sklearn is the ratio to scikit-learn with the same solver and dtype "
         "(below 1 is faster); % of floor is BLAS-floor time / contender time. "
-        "Fit extra peak memory comes from tracemalloc during the first repeat.",
+        "Fit extra peak memory comes from tracemalloc during the first repeat. "
+        "Held-out accuracy is measured after the timed epochs: with dropout "
+        "(skdrop, PyTorch) a network learns more slowly in its first epochs "
+        "than scikit-learn's without, so the two dropout models should agree "
+        "with each other rather than with scikit-learn.",
         render_fit_table(fit_records),
         "Prediction is independent of the solver, so it is measured once per "
         "library with the sgd-fitted model: one `predict_proba` call on "
