@@ -59,15 +59,13 @@ def _decayed_scale(scale, beta):
     return 1.0, scale
 
 
-def _add_decay(params, grad, start, stop, decay, n_decayed):
-    """Add the L2 penalty's gradient ``decay * params`` to ``grad`` on the
-    decayed part (the first ``n_decayed`` entries) of ``[start, stop)``;
-    return the squared norm of that part of ``params``."""
-    stop = min(stop, n_decayed)
-    if not decay or start >= stop:
+def _add_decay(p, g, n_decayed, decay):
+    """Add the L2 penalty's gradient ``decay * p`` to ``g`` on the first
+    ``n_decayed`` entries of a block; return their squared norm."""
+    if not decay or n_decayed <= 0:
         return 0.0
-    decayed = params[start:stop]
-    _axpy(decayed, grad[start:stop], decay)
+    decayed = p[:n_decayed]
+    _axpy(decayed, g[:n_decayed], decay)
     return float(np.dot(decayed, decayed))
 
 
@@ -117,8 +115,8 @@ class SGD:
         lr, momentum = self.learning_rate, self.momentum
         squared_norm = 0.0
         for start, stop in _block_bounds(params.size):
-            squared_norm += _add_decay(params, grad, start, stop, decay, n_decayed)
             p, g, v = params[start:stop], grad[start:stop], self.velocity[start:stop]
+            squared_norm += _add_decay(p, g, n_decayed - start, decay)
             _scal(v, momentum)
             _axpy(g, v, -lr)
             if self.nesterov:
@@ -216,10 +214,10 @@ class Adam:
         step_size = self.learning_rate * self.first_moment_scale / root
         squared_norm = 0.0
         for start, stop in _block_bounds(params.size):
-            squared_norm += _add_decay(params, grad, start, stop, decay, n_decayed)
-            g = grad[start:stop]
+            p, g = params[start:stop], grad[start:stop]
             m = self.first_moment[start:stop]
             v = self.second_moment[start:stop]
+            squared_norm += _add_decay(p, g, n_decayed - start, decay)
             if rescale_first is not None:
                 _scal(m, rescale_first)
             _axpy(g, m, first_gain)
@@ -231,7 +229,7 @@ class Adam:
             np.sqrt(v, out=g)
             g += epsilon
             np.divide(m, g, out=g)
-            _axpy(g, params[start:stop], -step_size)
+            _axpy(g, p, -step_size)
         return squared_norm
 
     def iteration_ends(self, time_step):
