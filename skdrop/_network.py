@@ -18,7 +18,6 @@ import scipy.sparse as sp
 
 from ._activations import DERIVATIVES, HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from ._activations import init_bound as _init_bound
-from ._blas import axpy as _axpy
 from ._dropout import Dropout
 from ._losses import LOSSES
 
@@ -238,7 +237,7 @@ class Network:
             delta = self._deltas[i][:n_rows]
             _matmul_transposed_a(self._inputs[i], delta, out=self.coef_grads[i])
             if alpha and with_penalty:
-                _axpy(self.coefs[i], self.coef_grads[i], alpha / weight_sum)
+                self.coef_grads[i] += (alpha / weight_sum) * self.coefs[i]
             np.sum(delta, axis=0, out=self.intercept_grads[i])
             if i == 0:
                 break

@@ -1,8 +1,11 @@
 """Stochastic optimisers that update one flat parameter vector in place.
 
 All parameters of the network live in a single contiguous vector, so an
-update is a handful of BLAS level-1 calls (``axpy``, ``scal``) and in-place
-ufuncs rather than a Python loop of NumPy expressions with temporaries.
+update is a handful of in-place ufuncs on blocks of it rather than a Python
+loop of NumPy expressions with temporaries. The updates use NumPy only, never
+SciPy's BLAS: SciPy's wheel ships a second OpenBLAS whose thread pool, called
+between NumPy's matrix products, fights NumPy's pool for the cores (a digits
+fit took 20x longer with default threading).
 
 An update makes several passes over the parameters, the gradient and the
 optimiser's state. Made over the whole model (megabytes, out of cache) each
@@ -20,8 +23,6 @@ import math
 
 import numpy as np
 
-from ._blas import axpy as _axpy
-from ._blas import scal as _scal
 
 # Elements per block: the three or four vectors of an update then take at
 # most 1 MiB (float64), the size of a core's L2 cache on current x86 CPUs.
@@ -59,14 +60,30 @@ def _decayed_scale(scale, beta):
     return 1.0, scale
 
 
-def _add_decay(p, g, n_decayed, decay):
+def _add_decay(p, g, n_decayed, decay, scratch):
     """Add the L2 penalty's gradient ``decay * p`` to ``g`` on the first
     ``n_decayed`` entries of a block; return their squared norm."""
     if not decay or n_decayed <= 0:
         return 0.0
     decayed = p[:n_decayed]
-    _axpy(decayed, g[:n_decayed], decay)
+    _add_scaled(decayed, decay, g[:n_decayed], scratch)
     return float(np.dot(decayed, decayed))
+
+
+def _add_scaled(x, a, y, scratch):
+    """``y += a * x`` in place, through ``scratch`` (a block-sized buffer)."""
+    s = scratch[: x.size]
+    np.multiply(x, float(a), out=s)
+    y += s
+
+
+def _block_scratch(optimizer, params):
+    """The optimiser's block-sized scratch buffer, made on its first step."""
+    scratch = getattr(optimizer, "_scratch", None)
+    if scratch is None or scratch.dtype != params.dtype:
+        size = min(UPDATE_BLOCK, max(params.size, 1))
+        scratch = optimizer._scratch = np.empty(size, dtype=params.dtype)
+    return scratch
 
 
 class SGD:
@@ -112,18 +129,19 @@ class SGD:
         Returns the squared norm of ``params[:n_decayed]`` before the step
         (0.0 without decay): the penalty's value is ``decay / 2`` times it.
         """
-        lr, momentum = self.learning_rate, self.momentum
+        lr, momentum = float(self.learning_rate), float(self.momentum)
+        scratch = _block_scratch(self, params)
         squared_norm = 0.0
         for start, stop in _block_bounds(params.size):
             p, g, v = params[start:stop], grad[start:stop], self.velocity[start:stop]
-            squared_norm += _add_decay(p, g, n_decayed - start, decay)
-            _scal(v, momentum)
-            _axpy(g, v, -lr)
+            squared_norm += _add_decay(p, g, n_decayed - start, decay, scratch)
+            v *= momentum
+            _add_scaled(g, -lr, v, scratch)
             if self.nesterov:
-                _axpy(v, p, momentum)
-                _axpy(g, p, -lr)
+                _add_scaled(v, momentum, p, scratch)
+                _add_scaled(g, -lr, p, scratch)
             else:
-                _axpy(v, p, 1.0)
+                p += v
         return squared_norm
 
     def iteration_ends(self, time_step):
@@ -195,7 +213,7 @@ class Adam:
         self.t += 1
         self.learning_rate = (
             self.learning_rate_init
-            * np.sqrt(1.0 - self.beta_2**self.t)
+            * math.sqrt(1.0 - self.beta_2**self.t)
             / (1.0 - self.beta_1**self.t)
         )
         self.first_moment_scale, rescale_first = _decayed_scale(
@@ -212,24 +230,25 @@ class Adam:
         root = math.sqrt(self.second_moment_scale)
         epsilon = self.epsilon / root
         step_size = self.learning_rate * self.first_moment_scale / root
+        scratch = _block_scratch(self, params)
         squared_norm = 0.0
         for start, stop in _block_bounds(params.size):
             p, g = params[start:stop], grad[start:stop]
             m = self.first_moment[start:stop]
             v = self.second_moment[start:stop]
-            squared_norm += _add_decay(p, g, n_decayed - start, decay)
+            squared_norm += _add_decay(p, g, n_decayed - start, decay, scratch)
             if rescale_first is not None:
-                _scal(m, rescale_first)
-            _axpy(g, m, first_gain)
+                m *= float(rescale_first)
+            _add_scaled(g, first_gain, m, scratch)
             np.square(g, out=g)
             if rescale_second is not None:
-                _scal(v, rescale_second)
-            _axpy(g, v, second_gain)
+                v *= float(rescale_second)
+            _add_scaled(g, second_gain, v, scratch)
             # The squared gradient is spent: its block becomes the step.
             np.sqrt(v, out=g)
             g += epsilon
             np.divide(m, g, out=g)
-            _axpy(g, p, -step_size)
+            _add_scaled(g, -step_size, p, scratch)
         return squared_norm
 
     def iteration_ends(self, time_step):
@@ -269,6 +288,7 @@ def optimizer_to_state(optimizer):
     attributes = {
         name: value.copy() if isinstance(value, np.ndarray) else value
         for name, value in vars(optimizer).items()
+        if not name.startswith("_")  # scratch space, not state
     }
     return {"kind": kind, "attributes": attributes}
 
