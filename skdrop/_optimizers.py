@@ -23,7 +23,6 @@ import math
 
 import numpy as np
 
-
 # Elements per block: the three or four vectors of an update then take at
 # most 1 MiB (float64), the size of a core's L2 cache on current x86 CPUs.
 # Measured on a 1.9-million-parameter update against whole-vector passes:
