@@ -1,7 +1,11 @@
 """Training and prediction speed of skdrop against scikit-learn, PyTorch and BLAS.
 
-One epoch of mini-batch training of a (1024, 1024) ReLU network on 20,000
-synthetic 784-feature rows is timed for every contender, single-threaded:
+Section 0 (``benchmarks/threads.py``) times skdrop and scikit-learn as users
+run them: fresh processes with default threading (no BLAS variable set),
+pinned to one BLAS thread, and beside a busy process. The sections after it
+time one epoch of mini-batch training of a (1024, 1024) ReLU network on 20,000
+synthetic 784-feature rows for every contender, single-threaded by default
+(``--threads default`` runs them with the library's default threading):
 
 * scikit-learn ``MLPClassifier`` (``solver='sgd'`` and ``'adam'``, no dropout);
 * ``skdrop.DropoutMLPClassifier`` with the same parameters and dropout 0.5;
@@ -20,6 +24,8 @@ Run from the repository root::
     python benchmarks/speed.py                 # full run, 5-9 minutes on 2 cores
     python benchmarks/speed.py --quick         # smoke run, about 1 minute
     python benchmarks/speed.py --dtypes float32 --hidden 512,512 --no-scaling
+    python benchmarks/speed.py --threads default  # sections 1-3 unpinned
+    python benchmarks/speed.py --no-threading  # skip section 0
     python benchmarks/speed.py --help          # every size is adjustable
 
 The markdown report is printed and written to ``benchmarks/results/speed.md``
@@ -27,13 +33,19 @@ The markdown report is printed and written to ``benchmarks/results/speed.md``
 """
 
 import os
+import sys
 
 # BLAS libraries read their thread count once, when they are loaded, so this
-# must happen before numpy is imported. One thread makes the comparison about
-# the implementations, not about how well each one parallelises on 2 cores.
-os.environ["OPENBLAS_NUM_THREADS"] = "1"
-os.environ["OMP_NUM_THREADS"] = "1"
-os.environ["MKL_NUM_THREADS"] = "1"
+# must happen before numpy is imported. One thread makes sections 1-3 about
+# the implementations, not about how well each one parallelises on 2 cores;
+# section 0 measures default threading in subprocesses of its own.
+PINNED = "--threads=default" not in sys.argv and not any(
+    pair == ("--threads", "default")
+    for pair in zip(sys.argv, sys.argv[1:], strict=False)
+)
+if PINNED:
+    for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[variable] = "1"
 
 import argparse
 import contextlib
@@ -43,7 +55,6 @@ import itertools
 import platform
 import pstats
 import statistics
-import sys
 import time
 import tracemalloc
 import warnings
@@ -60,6 +71,8 @@ from threadpoolctl import threadpool_info, threadpool_limits
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Benchmark the working tree, not whatever skdrop happens to be installed.
 sys.path.insert(0, str(REPO_ROOT))
+
+import threads
 
 try:
     from skdrop import DropoutMLPClassifier
@@ -114,6 +127,8 @@ class Config:
     scaling_n_samples: tuple
     scaling_widths: tuple
     scaling_width_n_samples: int
+    quick: bool
+    no_threading: bool
     output: Path
 
 
@@ -138,6 +153,13 @@ def parse_args(argv=None):
     add("--predict-rows", type=int, help="rows for predict_proba (default 100000)")
     add("--seed", type=int, default=0)
     add("--no-scaling", action="store_true", help="skip section 2")
+    add(
+        "--threads",
+        choices=("1", "default"),
+        default="1",
+        help="BLAS threads of sections 1-3 (section 0 measures both)",
+    )
+    add("--no-threading", action="store_true", help="skip section 0")
     add("--scaling-repeats", type=int, default=1, help="timed fits per point")
     add(
         "--output",
@@ -172,6 +194,8 @@ def build_config(args):
         scaling_n_samples=(2500, 5000, 10000) if args.quick else (5000, 20000, 80000),
         scaling_widths=(256, 512, 1024) if args.quick else (256, 1024, 2048),
         scaling_width_n_samples=n_samples,
+        quick=args.quick,
+        no_threading=args.no_threading,
         output=args.output,
     )
 
@@ -831,7 +855,8 @@ def render_header(env, cfg):
         f"- CPU: {env['cpu']}; load average (1, 5, 15 min) at start: {env['load']}",
         f"- python {v['python']}, numpy {v['numpy']}, scipy {v['scipy']}, "
         f"scikit-learn {v['scikit-learn']}, torch {v['torch']}, skdrop {v['skdrop']}",
-        "- BLAS (threadpoolctl, inside threadpool_limits(1)):",
+        "- BLAS of sections 1-3 (threadpoolctl"
+        + (", inside threadpool_limits(1)):" if PINNED else ", default threading):"),
         *(f"  - {line}" for line in env["blas"]),
         f"- PyTorch BLAS: {env['torch_blas']}",
         f"- workload: {cfg.n_samples:,} x {N_FEATURES} synthetic rows "
@@ -1109,11 +1134,19 @@ def main(argv=None):
         with contextlib.suppress(RuntimeError):
             torch.set_num_interop_threads(1)
     started = time.perf_counter()
-    with threadpool_limits(limits=1):
+    threading = None
+    if not cfg.no_threading:
+        progress("section 0: default threading, pinned and busy, in subprocesses")
+        threading = threads.threading_section(cfg.quick, progress=progress)
+    with threadpool_limits(limits=1 if PINNED else None):
         env = describe_environment()
         fit_records, predict_records, mask_shares = benchmark_section1(cfg)
         scaling = benchmark_section2(cfg, fit_records) if cfg.scaling else None
     report = render_report(env, cfg, fit_records, predict_records, mask_shares, scaling)
+    if threading is not None:
+        title, rest = report.split("\n", 1)
+        report = f"{title}\n\n## 0. As installed: default threading first\n\n"
+        report += f"{threading}\n{rest}"
     elapsed = time.perf_counter() - started
     report += (
         f"\nTotal benchmark time: {elapsed:.0f} s; "

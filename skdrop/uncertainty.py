@@ -58,7 +58,7 @@ def predictive_entropy(proba_samples, *, multilabel=False):
     >>> predictive_entropy(samples).round(4)  # both rows average to (0.5, 0.5)
     array([0.6931, 0.6931])
     """
-    proba = _check_proba_samples(proba_samples)
+    proba = _check_proba_samples(proba_samples, multilabel)
     return _entropy(proba.mean(axis=0), multilabel)
 
 
@@ -91,7 +91,7 @@ def expected_entropy(proba_samples, *, multilabel=False):
     >>> expected_entropy(samples).round(4)  # row 0: every pass is certain
     array([0.    , 0.6931])
     """
-    proba = _check_proba_samples(proba_samples)
+    proba = _check_proba_samples(proba_samples, multilabel)
     return _entropy(proba, multilabel).mean(axis=0)
 
 
@@ -137,7 +137,7 @@ def mutual_information(proba_samples, *, multilabel=False):
     >>> mutual_information(samples).round(4)  # row 0: the passes disagree
     array([0.6931, 0.    ])
     """
-    proba = _check_proba_samples(proba_samples)
+    proba = _check_proba_samples(proba_samples, multilabel)
     total = _entropy(proba.mean(axis=0), multilabel)
     aleatoric = _entropy(proba, multilabel).mean(axis=0)
     # Jensen's inequality makes the difference non-negative; clip the
@@ -145,15 +145,41 @@ def mutual_information(proba_samples, *, multilabel=False):
     return np.maximum(total - aleatoric, 0.0)
 
 
-def _check_proba_samples(proba_samples):
-    proba = np.asarray(proba_samples, dtype=np.float64)
+# How far a row of probabilities may sum from 1: float32 softmax outputs
+# over many classes are off by a few ulps per class.
+SUM_TOLERANCE = 1e-4
+
+
+def _check_proba_samples(proba_samples, multilabel):
+    """Validate Monte Carlo class probabilities; return them as float64."""
+    raw = np.asarray(proba_samples)
+    if raw.dtype.kind not in "biuf":
+        raise TypeError(
+            "proba_samples must hold real numbers (probabilities); got an "
+            f"array of dtype {raw.dtype}."
+        )
+    proba = raw.astype(np.float64, copy=False)
     if proba.ndim != 3:
         raise ValueError(
             "proba_samples must have shape (n_samples, n_rows, n_classes), "
             f"got an array of shape {proba.shape}."
         )
+    if proba.shape[0] == 0 or proba.shape[2] == 0:
+        raise ValueError(
+            "proba_samples needs at least one Monte Carlo sample and one "
+            f"class; got an array of shape {proba.shape}."
+        )
     if not np.all((proba >= 0) & (proba <= 1)):
-        raise ValueError("proba_samples must contain probabilities in [0, 1].")
+        raise ValueError("proba_samples must contain probabilities in [0, 1] (no NaN).")
+    if not multilabel:
+        sums = proba.sum(axis=-1)
+        if not np.allclose(sums, 1.0, rtol=0.0, atol=SUM_TOLERANCE):
+            worst = sums.flat[np.argmax(np.abs(sums - 1.0))]
+            raise ValueError(
+                "Each row of proba_samples must be a distribution over the "
+                f"classes, summing to 1; found a row summing to {worst:.6g}. "
+                "For independent binary labels pass multilabel=True."
+            )
     return proba
 
 
