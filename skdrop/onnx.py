@@ -161,6 +161,7 @@ def _proto_dtype(operator):
 def _network(scope, operator, container):
     """The forward pass without dropout; return the output's name."""
     model = operator.raw_operator
+    _check_finite_weights(model)
     proto_dtype = _proto_dtype(operator)
     activation = _node(
         scope, container, "Cast", [operator.inputs[0].full_name], to=proto_dtype
@@ -177,6 +178,17 @@ def _network(scope, operator, container):
         op_type, attributes = _ACTIVATION_NODES[name]
         activation = _node(scope, container, op_type, [pre_activation], **attributes)
     return activation
+
+
+def _check_finite_weights(model):
+    for name in ("coefs_", "intercepts_"):
+        for i, array in enumerate(getattr(model, name)):
+            if not np.isfinite(array).all():
+                raise ValueError(
+                    f"Cannot export {type(model).__name__} to ONNX: {name}[{i}] "
+                    "contains infinity or NaN, so every prediction would be "
+                    "NaN. Refit the model."
+                )
 
 
 def _two_columns(scope, container, positive, probabilities, proto_dtype):
@@ -214,6 +226,13 @@ def _label_classes(model):
     """
     classes = np.asarray(model.classes_)
     if classes.dtype.kind in "biu":
+        int64 = np.iinfo(np.int64)
+        if classes.size and (classes.max() > int64.max or classes.min() < int64.min):
+            raise ValueError(
+                "ONNX labels are int64; classes_ holds integers outside its "
+                f"range (largest {classes.max()}). Encode the labels as "
+                "strings or smaller integers before fitting."
+            )
         return classes.astype(np.int64), TensorProto.INT64
     if classes.dtype.kind == "f":
         if not np.array_equal(classes, np.round(classes)):

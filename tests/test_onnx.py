@@ -170,3 +170,25 @@ def test_dropout_is_absent_from_the_graph():
     op_types = [node.op_type for node in onx.graph.node]
     assert op_types.count("MatMul") == len(model.coefs_)
     assert "Dropout" not in op_types
+
+
+@pytest.mark.parametrize("attribute", ["coefs_", "intercepts_"])
+def test_non_finite_weights_are_not_exported(attribute):
+    X = _X()
+    model = _fit_classifier(X, np.digitize(X[:, 0], [0.0]))
+    getattr(model, attribute)[-1][0] = np.nan
+    last = len(model.coefs_) - 1
+    with pytest.raises(ValueError, match=rf"{attribute}\[{last}\] contains inf"):
+        to_onnx(model, X[:1].astype(np.float32), options=NO_ZIPMAP)
+
+
+def test_labels_beyond_int64_are_refused_rather_than_wrapped():
+    X = _X()
+    big = np.array([2**63, 2**63 + 1], dtype=np.uint64)
+    model = _fit_classifier(X, big[np.digitize(X[:, 0], [0.0])])
+    with pytest.raises(ValueError, match="outside its range"):
+        to_onnx(model, X[:1].astype(np.float32), options=NO_ZIPMAP)
+    labels = np.array([7, 2**62], dtype=np.uint64)
+    small = _fit_classifier(X, labels[(X[:, 0] > 0).astype(int)])
+    out = _run(small, X, NO_ZIPMAP)
+    assert set(out["label"].tolist()) <= {7, 2**62}
