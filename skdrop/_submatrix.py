@@ -181,9 +181,11 @@ class SubmatrixStep:
         ]
         self._all_units = [np.arange(w) for w in units]
         self._kept = [np.empty(w, dtype=np.intp) for w in units]
-        # Index pattern of a scattered submatrix gradient, as CSR structure.
-        self._indptr = np.empty(max(units[:-1]) + 1, dtype=np.intp)
-        self._indices = np.empty(max(sizes), dtype=np.intp)
+        # Index pattern of a scattered submatrix gradient, as CSR structure;
+        # 32-bit indices when they fit, half the bytes to write per group.
+        index_type = np.int32 if max(sizes) < 2**31 else np.intp
+        self._indptr = np.empty(max(units[:-1]) + 1, dtype=index_type)
+        self._indices = np.empty(max(sizes), dtype=index_type)
 
     # -- masks --------------------------------------------------------------
     def draw_masks(self, rng, n_rows):
@@ -317,16 +319,17 @@ class SubmatrixStep:
             W = sub_weights[i]
             sub_grad = self._scratch[: W.size].reshape(W.shape)
             _matmul_transposed_a(A, delta, sub_grad)
-            self._scatter_add_matrix(coef_grads[i], rows, cols, sub_grad)
+            self._scatter_add_matrix(coef_grads[i], rows, cols, sub_grad, i)
             if i == 0:
                 return
             below = _rows(self._deltas[i - 1], delta.shape[0], W.shape[0])
-            np.matmul(delta, W.T, out=below)
+            _matmul(delta, W.T, below)
             derivative(A, below, self._bool_scratch[: A.size].reshape(A.shape))
             delta = below
 
-    def _scatter_add_matrix(self, G, rows, cols, sub):
-        """``G[rows][:, cols] += sub`` (None: every row / column)."""
+    def _scatter_add_matrix(self, G, rows, cols, sub, layer):
+        """``G[rows][:, cols] += sub`` for the weights of ``layer`` (None:
+        every row / column)."""
         if sub.size == 0:
             return
         if rows is None and cols is None:
@@ -348,7 +351,7 @@ class SubmatrixStep:
             counts[rows] = sub.shape[1]
         np.cumsum(counts, out=counts)
         indices = self._indices[: sub.size].reshape(sub.shape)
-        indices[...] = self._all_units[-1] if cols is None else cols
+        indices[...] = self._all_units[layer + 1] if cols is None else cols
         _csr_add_into_dense(
             n_in, n_out, indptr, indices.reshape(-1), sub.reshape(-1), G
         )

@@ -1,0 +1,328 @@
+"""The submatrix step of grouped dropout masks against its definition.
+
+The definition is the dense masked step: every row gets its group's mask,
+dropped units are multiplied by zero. The submatrix step must compute the
+same loss and gradient (to rounding), and that gradient must be the
+derivative of the loss with the masks held fixed.
+"""
+
+import itertools
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from skdrop._submatrix import (
+    SubmatrixStep,
+    dense_masked_step,
+    draw_keep_bits,
+    group_bounds,
+    parameter_views,
+)
+
+UNITS = [7, 6, 5, 3]
+N_ROWS = 10
+# Output activation paired with each loss (the canonical links).
+OUTPUTS = {
+    "log_loss": "softmax",
+    "squared_error": "identity",
+    "binary_log_loss": "logistic",
+    "poisson": "exp",
+}
+ACTIVATIONS = ["relu", "tanh", "logistic", "selu", "identity"]
+
+
+def n_params(units):
+    return sum((a + 1) * b for a, b in itertools.pairwise(units))
+
+
+def make_problem(seed, loss="log_loss", dtype=np.float64, n_rows=N_ROWS, units=UNITS):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n_rows, units[0]))
+    n_out = units[-1]
+    if loss == "log_loss":
+        y = np.eye(n_out)[rng.integers(0, n_out, n_rows)]
+    elif loss == "binary_log_loss":
+        y = rng.integers(0, 2, (n_rows, n_out)).astype(float)
+    elif loss == "poisson":
+        y = rng.poisson(1.0, (n_rows, n_out)).astype(float)
+    else:
+        y = rng.standard_normal((n_rows, n_out))
+    params = 0.5 * rng.standard_normal(n_params(units))
+    sample_weight = rng.uniform(0.2, 2.0, n_rows)
+    return X.astype(dtype), y.astype(dtype), params.astype(dtype), sample_weight
+
+
+def make_step(rates, group_size, activation="relu", loss="log_loss", **kwargs):
+    units = kwargs.pop("units", UNITS)
+    return SubmatrixStep(
+        units,
+        activation,
+        OUTPUTS[loss],
+        loss,
+        kwargs.pop("dtype", np.float64),
+        rates,
+        group_size,
+        kwargs.pop("max_batch", N_ROWS),
+    )
+
+
+def run(step, params, X, y, sample_weight, masks):
+    grad = np.full_like(params, np.nan)  # every entry must be written
+    loss, weight_sum = step.gradient(params, grad, X, y, sample_weight, masks)
+    return loss, grad, weight_sum
+
+
+def reference(step, rates, params, X, y, sample_weight, masks, group_size):
+    return dense_masked_step(
+        params,
+        step.layer_units,
+        step.activation,
+        step.out_activation,
+        step.loss_name,
+        rates,
+        X,
+        y,
+        sample_weight,
+        masks,
+        group_size,
+    )
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("group_size", [None, 1, 3, 4])
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_equals_dense_masked_step(activation, group_size, sparse, weighted):
+    seed = 4 * ACTIVATIONS.index(activation) + 2 * sparse + weighted
+    X, y, params, sample_weight = make_problem(seed)
+    sample_weight = sample_weight if weighted else None
+    X = sp.csr_matrix(X) if sparse else X
+    for rates in ([0.3, 0.5, 0.25], [0.0, 0.5, 0.0], [0.5, 0.0, 0.9]):
+        step = make_step(rates, group_size, activation)
+        masks = step.draw_masks(np.random.default_rng(seed), N_ROWS)
+        loss, grad, _ = run(step, params, X, y, sample_weight, masks)
+        expected_loss, expected_grad = reference(
+            step, rates, params, X, y, sample_weight, masks, group_size
+        )
+        assert loss == pytest.approx(expected_loss, abs=1e-12, rel=1e-12)
+        np.testing.assert_allclose(grad, expected_grad, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("loss", sorted(OUTPUTS))
+def test_equals_dense_masked_step_for_every_loss(loss):
+    X, y, params, sample_weight = make_problem(3, loss)
+    step = make_step([0.2, 0.5, 0.5], 4, "tanh", loss)
+    masks = step.draw_masks(np.random.default_rng(4), N_ROWS)
+    value, grad, _ = run(step, params, X, y, sample_weight, masks)
+    expected_loss, expected_grad = reference(
+        step, [0.2, 0.5, 0.5], params, X, y, sample_weight, masks, 4
+    )
+    assert value == pytest.approx(expected_loss, abs=1e-12)
+    np.testing.assert_allclose(grad, expected_grad, rtol=0, atol=1e-12)
+
+
+def finite_difference_gradient(step, params, X, y, sample_weight, masks, eps=1e-6):
+    grad = np.empty_like(params)
+    scratch = np.empty_like(params)
+    for k in range(params.size):
+        shifted = params.copy()
+        shifted[k] += eps
+        plus, _ = step.gradient(shifted, scratch, X, y, sample_weight, masks)
+        shifted[k] -= 2 * eps
+        minus, _ = step.gradient(shifted, scratch, X, y, sample_weight, masks)
+        grad[k] = (plus - minus) / (2 * eps)
+    return grad
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_gradient_matches_finite_differences(activation, weighted, sparse):
+    units = [4, 5, 4, 2]
+    X, y, params, sample_weight = make_problem(
+        11, "squared_error" if sparse else "log_loss", n_rows=7, units=units
+    )
+    loss = "squared_error" if sparse else "log_loss"
+    sample_weight = sample_weight if weighted else None
+    X = sp.csr_matrix(X) if sparse else X
+    step = make_step([0.25, 0.5, 0.5], 3, activation, loss, units=units, max_batch=7)
+    masks = step.draw_masks(np.random.default_rng(5), 7)
+    _, grad, _ = run(step, params, X, y, sample_weight, masks)
+    numeric = finite_difference_gradient(step, params, X, y, sample_weight, masks)
+    np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-8)
+
+
+def keep_all_masks(step, n_groups):
+    return [
+        None if t == 0 else np.ones((n_groups, w), dtype=bool)
+        for t, w in zip(step.thresholds, step.layer_units[:-1], strict=True)
+    ]
+
+
+def test_unit_dropped_in_every_group_gets_zero_gradient():
+    X, y, params, sample_weight = make_problem(21)
+    step = make_step([0.5, 0.5, 0.5], 3)
+    masks = keep_all_masks(step, 4)
+    masks[1][:, 2] = False  # hidden unit 2 of the first hidden layer
+    masks[0][:, 5] = False  # input feature 5
+    _, grad, _ = run(step, params, X, y, sample_weight, masks)
+    coef_grads, intercept_grads = parameter_views(grad, UNITS)
+    assert np.all(coef_grads[0][:, 2] == 0)  # incoming weights
+    assert np.all(coef_grads[1][2, :] == 0)  # outgoing weights
+    assert intercept_grads[0][2] == 0
+    assert np.all(coef_grads[0][5, :] == 0)
+    # The other units do receive a gradient: the zeros above are not vacuous.
+    assert np.count_nonzero(coef_grads[0][:, [0, 1, 3, 4, 5]]) > 0
+    assert np.count_nonzero(coef_grads[1][[0, 1, 3, 4, 5], :]) > 0
+
+
+def test_unit_dropped_in_one_group_only_gets_gradient_from_the_others():
+    # Rows of group 0 alone carry a gradient for a unit dropped in group 1:
+    # the step's gradient equals the one computed on group 0's rows alone,
+    # up to the weighting of the mean over the whole batch.
+    X, y, params, _ = make_problem(22)
+    step = make_step([0.0, 0.5, 0.0], 5, "tanh")
+    masks = keep_all_masks(step, 2)
+    masks[1][1, 3] = False
+    _, grad, _ = run(step, params, X, y, None, masks)
+    only_first = np.r_[np.ones(5), np.zeros(5)]
+    _, grad_first, _ = run(step, params, X, y, only_first, masks)
+    coef_grads, _ = parameter_views(grad, UNITS)
+    first, _ = parameter_views(grad_first, UNITS)
+    np.testing.assert_allclose(coef_grads[1][3], first[1][3] / 2, rtol=1e-12)
+    assert np.all(coef_grads[1][3] != 0)
+
+
+def test_group_that_drops_every_unit_of_a_layer():
+    X, y, params, sample_weight = make_problem(23)
+    rates = [0.5, 0.5, 0.5]
+    step = make_step(rates, 4)
+    masks = step.draw_masks(np.random.default_rng(0), N_ROWS)
+    masks[2][1] = False  # group 1 keeps no unit of the second hidden layer
+    masks[0][2] = False  # group 2 keeps no input feature
+    loss, grad, _ = run(step, params, X, y, sample_weight, masks)
+    expected_loss, expected_grad = reference(
+        step, rates, params, X, y, sample_weight, masks, 4
+    )
+    assert np.isfinite(loss)
+    assert loss == pytest.approx(expected_loss, abs=1e-12)
+    np.testing.assert_allclose(grad, expected_grad, rtol=0, atol=1e-12)
+    # Group 1's output is then its output layer's biases, for each of its rows.
+    _, intercepts = parameter_views(params, UNITS)
+    logits = intercepts[2] - intercepts[2].max()
+    softmax = np.exp(logits) / np.exp(logits).sum()
+    np.testing.assert_allclose(step._output[4:8], np.tile(softmax, (4, 1)))
+
+
+def test_every_unit_of_every_layer_dropped():
+    X, y, params, _ = make_problem(24)
+    step = make_step([0.5, 0.5, 0.5], None)
+    masks = [np.zeros((1, w), dtype=bool) for w in UNITS[:-1]]
+    loss, grad, _ = run(step, params, X, y, None, masks)
+    coef_grads, intercept_grads = parameter_views(grad, UNITS)
+    assert np.isfinite(loss)
+    assert all(np.all(g == 0) for g in coef_grads)
+    assert np.any(intercept_grads[2] != 0)
+
+
+@pytest.mark.parametrize("group_size", [1, 3, 4, 10, 64, None])
+def test_group_bounds_cover_the_batch_once(group_size):
+    bounds = group_bounds(N_ROWS, group_size)
+    rows = np.concatenate([np.arange(a, b) for a, b in bounds])
+    np.testing.assert_array_equal(rows, np.arange(N_ROWS))
+    size = N_ROWS if group_size is None else group_size
+    assert all(b - a == size for a, b in bounds[:-1])
+    assert 0 < bounds[-1][1] - bounds[-1][0] <= size
+
+
+def test_last_batch_smaller_than_a_group():
+    X, y, params, sample_weight = make_problem(25)
+    step = make_step([0.5, 0.5, 0.5], 8, max_batch=32)
+    for n_rows in (10, 3):  # a short last group, then a batch under one group
+        masks = step.draw_masks(np.random.default_rng(n_rows), n_rows)
+        assert masks[1].shape == (len(group_bounds(n_rows, 8)), UNITS[1])
+        loss, grad, _ = run(
+            step, params, X[:n_rows], y[:n_rows], sample_weight[:n_rows], masks
+        )
+        expected_loss, expected_grad = reference(
+            step,
+            [0.5] * 3,
+            params,
+            X[:n_rows],
+            y[:n_rows],
+            sample_weight[:n_rows],
+            masks,
+            8,
+        )
+        assert loss == pytest.approx(expected_loss, abs=1e-12)
+        np.testing.assert_allclose(grad, expected_grad, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("rate", [0.5, 0.25, 0.3, 0.9])
+def test_dropped_fraction_matches_the_rate(rate):
+    # 1, 8 and 16 random bits per element; 5-sigma binomial tolerance.
+    threshold = round(rate * 65536)
+    mask = np.empty((400, 50), dtype=bool)
+    draw_keep_bits(np.random.default_rng(7), threshold, mask)
+    p = threshold / 65536
+    dropped = 1.0 - mask.mean()
+    assert abs(dropped - p) <= 5 * np.sqrt(p * (1 - p) / mask.size)
+    # Units are dropped independently: each unit's rate over the groups too.
+    per_unit = 1.0 - mask.mean(axis=0)
+    assert abs(per_unit.mean() - p) <= 5 * np.sqrt(p * (1 - p) / mask.size)
+
+
+def test_one_mask_per_group_and_determinism():
+    step = make_step([0.3, 0.5, 0.5], 3)
+    first = [m.copy() for m in step.draw_masks(np.random.default_rng(1), N_ROWS)]
+    again = step.draw_masks(np.random.default_rng(1), N_ROWS)
+    assert [m.shape for m in first] == [(4, w) for w in UNITS[:-1]]
+    for a, b in zip(first, again, strict=True):
+        np.testing.assert_array_equal(a, b)
+    X, y, params, sample_weight = make_problem(2)
+    grads = []
+    for _ in range(2):
+        grad = np.empty_like(params)
+        step.train_step_gradient(
+            params, grad, X, y, sample_weight, np.random.default_rng(9)
+        )
+        grads.append(grad)
+    np.testing.assert_array_equal(grads[0], grads[1])
+
+
+def test_float32_agrees_with_float64():
+    X, y, params, sample_weight = make_problem(26)
+    rates = [0.2, 0.5, 0.5]
+    step64 = make_step(rates, 4, "tanh")
+    step32 = make_step(rates, 4, "tanh", dtype=np.float32)
+    masks = [m.copy() for m in step64.draw_masks(np.random.default_rng(3), N_ROWS)]
+    loss64, grad64, _ = run(step64, params, X, y, sample_weight, masks)
+    p32 = params.astype(np.float32)
+    grad32 = np.empty_like(p32)
+    loss32, _ = step32.gradient(
+        p32,
+        grad32,
+        X.astype(np.float32),
+        y.astype(np.float32),
+        sample_weight.astype(np.float32),
+        masks,
+    )
+    assert grad32.dtype == np.float32
+    assert step32._output.dtype == np.float32
+    assert loss32 == pytest.approx(loss64, rel=1e-4)
+    np.testing.assert_allclose(grad32, grad64, rtol=1e-4, atol=1e-5)
+
+
+def test_returns_the_total_sample_weight():
+    X, y, params, sample_weight = make_problem(27)
+    step = make_step([0.5, 0.5, 0.5], 4)
+    masks = step.draw_masks(np.random.default_rng(0), N_ROWS)
+    assert run(step, params, X, y, None, masks)[2] == N_ROWS
+    total = run(step, params, X, y, sample_weight, masks)[2]
+    assert total == pytest.approx(sample_weight.sum())
+
+
+def test_rates_must_match_the_droppable_layers():
+    with pytest.raises(ValueError, match="Expected 3 dropout rates"):
+        make_step([0.5, 0.5], 4)
