@@ -3,6 +3,7 @@
 from ._classifier import DropoutMLPClassifier
 from ._regressor import DropoutMLPRegressor
 from ._version import __version__
+from .pipeline import pipeline_predict_samples
 from .uncertainty import expected_entropy, mutual_information, predictive_entropy
 
 __all__ = [
@@ -11,5 +12,6 @@ __all__ = [
     "__version__",
     "expected_entropy",
     "mutual_information",
+    "pipeline_predict_samples",
     "predictive_entropy",
 ]
