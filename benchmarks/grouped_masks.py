@@ -1,0 +1,487 @@
+"""Grouped dropout masks: epoch time of the submatrix step against scikit-learn.
+
+The workload of issue 14: one epoch of mini-batch training (batch 256) of a
+784-1024-1024-10 ReLU network on 20,000 synthetic rows, dropout 0.5 on both
+hidden layers (none on the input), SGD with Nesterov momentum 0.9 and Adam.
+Contenders, each timed per epoch:
+
+* scikit-learn ``MLPClassifier`` without dropout (the reference of every
+  ratio, same solver, same run);
+* ``skdrop.DropoutMLPClassifier(dropout_rate=0.5)``: one mask per row,
+  dropped units multiplied by zero (today's training step);
+* the submatrix step of ``skdrop._submatrix`` with one mask per group of 64
+  or 128 rows, or per mini-batch, driven by a plain epoch loop and skdrop's
+  own optimisers (the estimators do not use it yet);
+* the dense BLAS floor: only the matrix products of a dense epoch.
+
+Contenders run interleaved, in a rotated order each round, and the report
+gives medians; with one BLAS thread the time is the process's CPU time,
+with default threading it is wall time. A cProfile of single steps splits
+the grouped step into products, gathers, scatters and the rest.
+
+Run from the repository root::
+
+    python benchmarks/grouped_masks.py            # 20,000 rows, 3 rounds
+    python benchmarks/grouped_masks.py --quick    # 4,000 rows, 3 rounds
+    python benchmarks/grouped_masks.py --rows 8000 --rounds 5 --dtypes float32
+
+The report is printed and written to ``benchmarks/results/grouped_masks.md``.
+"""
+
+import argparse
+import contextlib
+import cProfile
+import datetime
+import itertools
+import platform
+import pstats
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.neural_network import MLPClassifier
+from threadpoolctl import threadpool_info, threadpool_limits
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))  # benchmark the working tree
+
+from skdrop import _optimizers  # noqa: E402
+from skdrop._activations import init_bound  # noqa: E402
+from skdrop._submatrix import SubmatrixStep, parameter_views  # noqa: E402
+
+try:
+    from skdrop import DropoutMLPClassifier
+except ImportError:  # the estimators may be mid-restructure
+    DropoutMLPClassifier = None
+
+N_FEATURES, N_CLASSES = 784, 10
+HIDDEN = (1024, 1024)
+BATCH = 256
+RATE = 0.5
+ALPHA = 1e-4
+LEARNING_RATES = {"sgd": 0.01, "adam": 0.001}
+GROUPS = {"groups of 64": 64, "groups of 128": 128, "one per batch": None}
+# Targets of issue 14 (1 BLAS thread): epoch time / scikit-learn's, by dtype.
+TARGETS = {
+    "groups of 128": {"float32": 0.50, "float64": 0.60},
+    "one per batch": {"float32": 0.40, "float64": 0.40},
+}
+SHARE_TARGET = 0.15
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="4,000 rows")
+    parser.add_argument("--rows", type=int, default=None)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--dtypes", default="float32,float64")
+    parser.add_argument("--no-default-threads", action="store_true")
+    parser.add_argument(
+        "--output", type=Path, default=REPO_ROOT / "benchmarks/results/grouped_masks.md"
+    )
+    args = parser.parse_args(argv)
+    args.rows = args.rows or (4000 if args.quick else 20000)
+    args.dtypes = [np.dtype(d) for d in args.dtypes.split(",")]
+    return args
+
+
+def progress(message):
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def make_rows(n_rows, dtype, seed, stream):
+    """Standard-normal rows labelled by a fixed random linear teacher."""
+    teacher = np.random.default_rng([seed, 1]).standard_normal((N_FEATURES, N_CLASSES))
+    rng = np.random.default_rng([seed, stream])
+    X = rng.standard_normal((n_rows, N_FEATURES))
+    return X.astype(dtype), np.argmax(X @ teacher, axis=1)
+
+
+# -- contenders ---------------------------------------------------------------
+def estimator_params(solver, seed):
+    return dict(
+        hidden_layer_sizes=HIDDEN,
+        solver=solver,
+        alpha=ALPHA,
+        batch_size=BATCH,
+        learning_rate_init=LEARNING_RATES[solver],
+        momentum=0.9,
+        nesterovs_momentum=True,
+        max_iter=1,
+        shuffle=True,
+        tol=0.0,
+        n_iter_no_change=10**6,
+        random_state=seed,
+    )
+
+
+def fit_sklearn(solver, seed, X, y):
+    return MLPClassifier(**estimator_params(solver, seed)).fit(X, y)
+
+
+def fit_per_row(solver, seed, X, y):
+    model = DropoutMLPClassifier(dropout_rate=RATE, **estimator_params(solver, seed))
+    return model.fit(X, y)
+
+
+class GroupedTrainer:
+    """The submatrix step in a minimal epoch loop: shuffled batches gathered
+    into buffers, one step, one optimiser update with the L2 penalty."""
+
+    def __init__(self, solver, group_size, dtype, seed, max_batch=BATCH):
+        self.units = [N_FEATURES, *HIDDEN, N_CLASSES]
+        self.dtype = np.dtype(dtype)
+        self.rng = np.random.default_rng(seed)
+        n_params = sum((a + 1) * b for a, b in itertools.pairwise(self.units))
+        self.n_weights = sum(a * b for a, b in itertools.pairwise(self.units))
+        self.params = np.empty(n_params, dtype=self.dtype)
+        self.grad = np.empty_like(self.params)
+        for W, b in zip(*parameter_views(self.params, self.units), strict=True):
+            bound = init_bound("relu", *W.shape)
+            W[...] = self.rng.uniform(-bound, bound, W.shape)
+            b[...] = self.rng.uniform(-bound, bound, b.shape)
+        rates = [0.0] + [RATE] * len(HIDDEN)
+        self.step = SubmatrixStep(
+            self.units, "relu", "softmax", "log_loss", dtype, rates, group_size, BATCH
+        )
+        lr = LEARNING_RATES[solver]
+        if solver == "sgd":
+            self.optimizer = _optimizers.SGD(
+                n_params, dtype, learning_rate_init=lr, momentum=0.9, nesterov=True
+            )
+        else:
+            self.optimizer = _optimizers.Adam(n_params, dtype, learning_rate_init=lr)
+        self.penalty = (
+            _optimizers.L2Penalty(ALPHA, self.n_weights)
+            if hasattr(_optimizers, "L2Penalty")
+            else None
+        )
+
+    def update(self, weight_sum):
+        # The optimisers' API is being restructured (issue 11): both forms.
+        if self.penalty is not None:
+            strength = self.penalty.strength(weight_sum)
+            return self.optimizer.step(self.params, self.grad, self.penalty, strength)
+        decay = ALPHA / weight_sum
+        return self.optimizer.step(self.params, self.grad, decay, self.n_weights)
+
+    def fit(self, X, y):
+        n = X.shape[0]
+        Y = np.eye(N_CLASSES, dtype=self.dtype)[y]
+        X_batch = np.empty((BATCH, N_FEATURES), dtype=self.dtype)
+        Y_batch = np.empty((BATCH, N_CLASSES), dtype=self.dtype)
+        order = self.rng.permutation(n)
+        for start in range(0, n, BATCH):
+            rows = order[start : start + BATCH]
+            Xb = np.take(X, rows, axis=0, out=X_batch[: rows.size], mode="clip")
+            Yb = np.take(Y, rows, axis=0, out=Y_batch[: rows.size], mode="clip")
+            _, weight_sum = self.step.train_step_gradient(
+                self.params, self.grad, Xb, Yb, None, self.rng
+            )
+            self.update(weight_sum)
+        return self
+
+    def score(self, X, y):
+        coefs, intercepts = parameter_views(self.params, self.units)
+        A = X
+        for W, b in zip(coefs, intercepts, strict=True):
+            A = np.maximum(A @ W + b, 0) if W is not coefs[-1] else A @ W + b
+        return float(np.mean(np.argmax(A, axis=1) == y))
+
+
+def fit_grouped(solver, group_size, seed, X, y):
+    return GroupedTrainer(solver, group_size, X.dtype, seed).fit(X, y)
+
+
+def fit_floor(seed, X):
+    """Only the products of a dense epoch, into preallocated outputs."""
+    rng = np.random.default_rng(seed)
+    units = [N_FEATURES, *HIDDEN, N_CLASSES]
+    Ws = [
+        rng.standard_normal((a, b)).astype(X.dtype)
+        for a, b in itertools.pairwise(units)
+    ]
+    Gs = [np.empty_like(W) for W in Ws]
+    acts = [np.empty((BATCH, w), dtype=X.dtype) for w in units[1:]]
+    for start in range(0, X.shape[0] - BATCH + 1, BATCH):
+        A = X[start : start + BATCH]
+        inputs = []
+        for W, Z in zip(Ws, acts, strict=True):
+            inputs.append(A)
+            np.matmul(A, W, out=Z)
+            A = Z
+        for i in range(len(Ws) - 1, -1, -1):
+            np.matmul(inputs[i].T, acts[i], out=Gs[i])
+            if i:
+                np.matmul(acts[i], Ws[i].T, out=acts[i - 1])
+
+
+def contenders():
+    """(label, solver, fit(seed, X, y)) for every timed contender."""
+    out = []
+    for solver in ("sgd", "adam"):
+        out.append(("scikit-learn, no dropout", solver, _bind(fit_sklearn, solver)))
+        if DropoutMLPClassifier is not None:
+            out.append(("skdrop, one mask per row", solver, _bind(fit_per_row, solver)))
+        for label, size in GROUPS.items():
+            out.append((f"submatrix, {label}", solver, _bind_group(solver, size)))
+    out.append(("dense BLAS floor", None, lambda seed, X, y: fit_floor(seed, X)))
+    return out
+
+
+def _bind(fit, solver):
+    return lambda seed, X, y: fit(solver, seed, X, y)
+
+
+def _bind_group(solver, size):
+    return lambda seed, X, y: fit_grouped(solver, size, seed, X, y)
+
+
+# -- measurement -------------------------------------------------------------
+def measure(dtype, n_rows, n_rounds, pinned):
+    """Median epoch time of every contender, and one score each."""
+    X, y = make_rows(n_rows, dtype, 0, 2)
+    X_test, y_test = make_rows(2000, dtype, 0, 3)
+    clock = time.process_time if pinned else time.perf_counter
+    entries = contenders()
+    times = {(label, solver): [] for label, solver, _ in entries}
+    scores = {}
+    for round_ in range(n_rounds):
+        shift = round_ % len(entries)
+        for label, solver, fit in entries[shift:] + entries[:shift]:
+            start = clock()
+            model = fit(round_, X, y)
+            times[label, solver].append(clock() - start)
+            if model is not None:
+                scores[label, solver] = model.score(X_test, y_test)
+        progress(f"{dtype.name} pinned={pinned}: round {round_ + 1}/{n_rounds}")
+    return {key: statistics.median(v) for key, v in times.items()}, times, scores
+
+
+def step_profile(dtype, group_size):
+    """Shares of one grouped step's time, from cProfile's own-time per function."""
+    X, y = make_rows(BATCH, dtype, 0, 4)
+    trainer = GroupedTrainer("sgd", group_size, dtype, 0)
+    Y = np.eye(N_CLASSES, dtype=dtype)[y]
+    args = (trainer.params, trainer.grad, X, Y, None, trainer.rng)
+    trainer.step.train_step_gradient(*args)
+    profiler = cProfile.Profile(time.process_time)
+    n_steps = 20
+    start = time.process_time()
+    profiler.enable()
+    for _ in range(n_steps):
+        trainer.step.train_step_gradient(*args)
+    profiler.disable()
+    total = time.process_time() - start
+    shares = dict.fromkeys(PROFILE_CATEGORIES, 0.0)
+    for (_, _, name), (_, _, own_time, _, _) in pstats.Stats(profiler).stats.items():
+        shares[profile_category(name)] += own_time / total
+    shares["overhead"] = sum(shares[c] for c in OVERHEAD_CATEGORIES)
+    return {"total ms": 1e3 * total / n_steps, **shares}
+
+
+# Substrings of cProfile's function names, by category; the first match wins.
+PROFILE_CATEGORIES = {
+    "products": ("_matmul",),
+    "gather": ("take", "_gather"),
+    "scatter": ("csr_todense", "_scatter_add", "'at' of", "'cumsum'"),
+    "zero grad": ("'fill'",),
+    "masks+indices": (
+        "random_raw",
+        "unpackbits",
+        "compress",
+        "count_nonzero",
+        "draw_",
+        "_kept_units",
+    ),
+    "elementwise+bias": (
+        "relu",
+        "softmax",
+        "_forward",
+        "_backward",
+        "_output_delta",
+        "'reduce'",
+        "sum",
+        "_wrapreduction",
+    ),
+    "loss": ("log_loss", "xlogy", "_weighted_mean", "_clip", "clip"),
+    "rest (python, small ops)": ("",),
+}
+OVERHEAD_CATEGORIES = (
+    "gather",
+    "scatter",
+    "zero grad",
+    "masks+indices",
+    "rest (python, small ops)",
+)
+
+
+def profile_category(name):
+    return next(
+        category
+        for category, keys in PROFILE_CATEGORIES.items()
+        if any(key in name for key in keys)
+    )
+
+
+# -- report ------------------------------------------------------------------
+def ratio_table(medians_by_dtype, dtypes, time_name):
+    header = ["contender", "solver"]
+    for d in dtypes:
+        header += [f"{d.name} {time_name} (s)", f"{d.name} / sklearn"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for label, solver, _ in contenders():
+        row = [label, solver or "-"]
+        for d in dtypes:
+            medians = medians_by_dtype[d.name]
+            value = medians[label, solver]
+            if solver is None:
+                refs = [medians["scikit-learn, no dropout", s] for s in ("sgd", "adam")]
+                ratio = " / ".join(f"{value / r:.2f}" for r in refs) + " (sgd/adam)"
+            else:
+                ratio = f"{value / medians['scikit-learn, no dropout', solver]:.2f}"
+            row += [f"{value:.2f}", ratio]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def target_lines(medians_by_dtype):
+    lines = []
+    for label, limits in TARGETS.items():
+        for dtype, limit in limits.items():
+            medians = medians_by_dtype.get(dtype)
+            if medians is None:
+                continue
+            for solver in ("sgd", "adam"):
+                ratio = (
+                    medians[f"submatrix, {label}", solver]
+                    / medians["scikit-learn, no dropout", solver]
+                )
+                verdict = "reached" if ratio <= limit else "missed"
+                lines.append(
+                    f"- {label}, {solver}, {dtype}: {ratio:.2f}x "
+                    f"(target <= {limit:.2f}x): **{verdict}**"
+                )
+    return lines
+
+
+def profile_table(profiles):
+    keys = list(next(iter(profiles.values())))
+    header = ["step", *keys]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for name, shares in profiles.items():
+        cells = [f"{shares['total ms']:.1f}"] + [
+            f"{100 * shares[k]:.0f} %" for k in keys[1:]
+        ]
+        lines.append("| " + " | ".join([name, *cells]) + " |")
+    return "\n".join(lines)
+
+
+def environment():
+    info = threadpool_info()
+    blas = "; ".join(
+        f"{i['internal_api']} {i.get('version')} {i.get('architecture', '')} "
+        f"({i['num_threads']} threads, {Path(i['filepath']).name})"
+        for i in info
+    )
+    return [
+        f"- date: {datetime.datetime.now().isoformat(timespec='minutes')}",
+        f"- machine: {platform.machine()}, {platform.processor() or 'cpu ?'}, "
+        f"load average at start {_load()}",
+        f"- python {platform.python_version()}, numpy {np.__version__}",
+        f"- threadpoolctl.threadpool_info(): {blas}",
+    ]
+
+
+def _load():
+    with contextlib.suppress(OSError):
+        return Path("/proc/loadavg").read_text().split()[0]
+    return "?"
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    warnings.simplefilter("ignore", ConvergenceWarning)
+    start = time.perf_counter()
+    env = environment()
+    sections = []
+    pinned_medians = {}
+    modes = [True] if args.no_default_threads else [True, False]
+    for pinned in modes:
+        medians_by_dtype, raw_by_dtype, scores_by_dtype = {}, {}, {}
+        for dtype in args.dtypes:
+            limits = threadpool_limits(1) if pinned else contextlib.nullcontext()
+            with limits:
+                medians, raw, scores = measure(dtype, args.rows, args.rounds, pinned)
+            medians_by_dtype[dtype.name] = medians
+            raw_by_dtype[dtype.name] = raw
+            scores_by_dtype[dtype.name] = scores
+        title = "1 BLAS thread (CPU time)" if pinned else "default threading (wall)"
+        sections.append(f"## Epoch time, {title}")
+        sections.append(
+            ratio_table(medians_by_dtype, args.dtypes, "CPU" if pinned else "wall")
+        )
+        sections.append(
+            "Held-out accuracy after the epoch (sanity check): "
+            + "; ".join(
+                f"{d}: "
+                + ", ".join(f"{lab} {sol or ''} {v:.2f}" for (lab, sol), v in s.items())
+                for d, s in scores_by_dtype.items()
+            )
+        )
+        if pinned:
+            pinned_medians = medians_by_dtype
+    sections.append("## Targets of issue 14 (1 BLAS thread)")
+    sections.append("\n".join(target_lines(pinned_medians)))
+    profiles = {}
+    with threadpool_limits(1):
+        for dtype in args.dtypes:
+            for label in ("groups of 128", "one per batch", "groups of 64"):
+                progress(f"profile {dtype.name} {label}")
+                profiles[f"{dtype.name}, {label}"] = step_profile(dtype, GROUPS[label])
+    sections.append("## Where a grouped step's time goes (1 BLAS thread)")
+    sections.append(
+        "cProfile with a process-time clock over 20 steps of one batch of 256 "
+        "rows (sgd network, dropout 0.5 on both hidden layers); shares of the "
+        "total, per function's own time. Products: the three `np.matmul` calls "
+        "per layer and group. Gather: `np.take` of kept weight rows/columns and "
+        "bias entries. Scatter: building the CSR index pattern and SciPy's "
+        "`csr_todense` accumulation, bias `np.add.at`. Zero grad: filling the "
+        "flat gradient. Masks+indices: random bits and kept index lists. "
+        "'overhead' = gather + scatter + zero grad + masks + rest (the part the "
+        f"issue wants <= {SHARE_TARGET:.0%}); activations, bias additions and "
+        "the loss are work the dense step does too.\n\n" + profile_table(profiles)
+    )
+    summary = (
+        f"{args.rows} rows x {N_FEATURES} features, hidden {HIDDEN}, batch {BATCH}, "
+        f"dropout {RATE} on both hidden layers, {args.rounds} interleaved rounds "
+        "(rotated order), medians. The machine (2 cores) was shared with other "
+        "engineers working at the same time: absolute times are noisy, rely on "
+        "the same-run ratios. A clean run is still to be made."
+    )
+    report = "\n".join(
+        [
+            "# Grouped dropout masks: submatrix training step",
+            "",
+            summary,
+            "",
+            "\n".join(env),
+            "",
+            "\n\n".join(sections),
+            "",
+            f"Total time: {time.perf_counter() - start:.0f} s. Command: "
+            f"`python benchmarks/grouped_masks.py {' '.join(argv or sys.argv[1:])}`",
+            "",
+        ]
+    )
+    print(report)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(report)
+
+
+if __name__ == "__main__":
+    main()
