@@ -1,24 +1,24 @@
 """The estimator layer shared by the classifier and the regressor.
 
-``BaseDropoutMLP`` validates parameters and data, owns the training loop
-(epochs, mini-batches, early stopping, ``partial_fit`` and ``warm_start``)
-and Monte Carlo prediction. The arithmetic lives in :mod:`skdrop._network`.
+``BaseDropoutMLP`` validates parameters and data and orchestrates ``fit``,
+``partial_fit`` and ``warm_start``: it strings together the NumPy core
+(:mod:`skdrop._network`, :mod:`skdrop._training`, :mod:`skdrop._optimizers`,
+:mod:`skdrop._montecarlo`) and keeps the fitted attributes.
 """
 
 import contextlib
 import copy
-import math
 import warnings
+import zlib
 from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
 from typing import Self, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
-import scipy.optimize
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, _fit_context
-from sklearn.exceptions import ConvergenceWarning, InconsistentVersionWarning
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import (
@@ -32,12 +32,19 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from ._activations import HIDDEN_ACTIVATIONS
 from ._callbacks import CALLBACK_ATTRIBUTES, CallbackSupportMixin, FitProgress
-from ._dropout import DROPOUT_TYPES
+from ._losses import OUTPUT_ACTIVATION_OF_LOSS
+from ._montecarlo import check_finite_output, monte_carlo_outputs
 from ._network import Network
-from ._optimizers import SGD, Adam, optimizer_from_state, optimizer_to_state
-from ._version import __version__
-
-STOCHASTIC_SOLVERS = ("sgd", "adam")
+from ._noise import NOISE
+from ._optimizers import OPTIMIZERS, SOLVERS, L2Penalty
+from ._persistence import PersistenceMixin
+from ._training import (
+    EpochBatches,
+    NoImprovementTracker,
+    NonFiniteTrainingError,
+    minimize_lbfgs,
+    train_on_batch,
+)
 
 # Type hints of the public methods: what scikit-learn's validation accepts.
 MatrixLike: TypeAlias = npt.ArrayLike | sp.spmatrix | sp.sparray
@@ -47,36 +54,19 @@ RandomStateLike: TypeAlias = int | np.random.RandomState | None
 DEFAULT_MC_SAMPLES = 30
 
 
-class NonFiniteTrainingError(ValueError):
-    """Training produced a non-finite loss or non-finite weights."""
-
-
-class InconsistentSkdropVersionWarning(InconsistentVersionWarning):
-    """An estimator is unpickled with a skdrop version other than its own.
-
-    A subclass of scikit-learn's ``InconsistentVersionWarning``, so a filter
-    on that warning also covers this one.
-    """
-
-    def __init__(self, *, estimator_name, current_version, original_version):
-        super().__init__(
-            estimator_name=estimator_name,
-            current_sklearn_version=current_version,
-            original_sklearn_version=original_version,
+def stochastic_solver(estimator):
+    """``available_if`` check of ``partial_fit``: only for optimisers."""
+    if estimator.solver not in OPTIMIZERS:
+        raise AttributeError(
+            "partial_fit is only available for stochastic optimizers. "
+            f"{estimator.solver} is not stochastic."
         )
-
-    def __str__(self):
-        return (
-            f"Trying to unpickle estimator {self.estimator_name} from skdrop "
-            f"version {self.original_sklearn_version} when using version "
-            f"{self.current_sklearn_version}. This might lead to breaking code "
-            "or invalid results. Use at your own risk. Refit the estimator "
-            "with the installed version, or install the version it was "
-            "saved with."
-        )
+    return True
 
 
-class BaseDropoutMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
+class BaseDropoutMLP(
+    PersistenceMixin, CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta
+):
     """Base class for the dropout MLP estimators; do not use it directly."""
 
     _parameter_constraints: dict = {
@@ -85,7 +75,7 @@ class BaseDropoutMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             Interval(Integral, 1, None, closed="left"),
         ],
         "activation": [StrOptions(set(HIDDEN_ACTIVATIONS))],
-        "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
+        "solver": [StrOptions(set(SOLVERS))],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [
             StrOptions({"auto"}),
@@ -114,7 +104,7 @@ class BaseDropoutMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         "max_fun": [Interval(Integral, 1, None, closed="left")],
         "dropout_rate": ["array-like", Interval(Real, 0, 1, closed="left")],
         "input_dropout_rate": [Interval(Real, 0, 1, closed="left")],
-        "dropout_type": [StrOptions(set(DROPOUT_TYPES))],
+        "dropout_type": [StrOptions(set(NOISE))],
         "max_norm": [None, Interval(Real, 0, None, closed="neither")],
     }
 
@@ -185,10 +175,6 @@ class BaseDropoutMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         """Validate X and y; return X and the encoded 2-D targets."""
 
     @abstractmethod
-    def _output_activation(self):
-        """Name of the output activation for the encoded targets."""
-
-    @abstractmethod
     def _loss_name(self):
         """Name of the training loss (a key of ``skdrop._losses.LOSSES``)."""
 
@@ -254,14 +240,14 @@ class BaseDropoutMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             )
 
     # -- randomness -----------------------------------------------------
-    def _training_generator(self, continue_stream):
+    def _training_generator(self, reset):
         """The generator that drives initialisation, shuffling, splits and masks.
 
         A new fit derives it from ``random_state``; ``partial_fit`` and
         ``warm_start`` continue the stream of the previous call, so successive
         calls never reuse the same masks.
         """
-        if continue_stream and hasattr(self, "_rng_state"):
+        if not reset and hasattr(self, "_rng_state"):
             bit_generator = np.random.PCG64()
             bit_generator.state = self._rng_state
             return np.random.Generator(bit_generator)
@@ -330,7 +316,7 @@ class BaseDropoutMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
 
     def _max_epochs(self, incremental):
         """How many epochs this call may run, for the callbacks' task tree."""
-        if self.solver not in STOCHASTIC_SOLVERS:
+        if self.solver not in OPTIMIZERS:
             return 0
         return 1 if incremental else self.max_iter
 
@@ -340,10 +326,8 @@ class BaseDropoutMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         self._check_dropout_settings(rates)
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
-        first_pass = not hasattr(self, "coefs_") or (
-            not self.warm_start and not incremental
-        )
-        X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        reset = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
+        X, y = self._validate_input(X, y, incremental, reset=reset)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=X.dtype, ensure_non_negative=True
@@ -353,25 +337,28 @@ class BaseDropoutMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         if sp.issparse(X):
             X = X.tocsr()
         layer_units = [X.shape[1], *hidden_sizes, y.shape[1]]
-        if not first_pass:
+        if not reset:
             self._check_architecture(layer_units)
 
-        rng = self._training_generator(continue_stream=not first_pass)
-        if first_pass:
+        rng = self._training_generator(reset)
+        if reset:
             self._initialize(layer_units, X.dtype, rng)
         network = Network(layer_units, self.activation, self.out_activation_, X.dtype)
         network.load(self.coefs_, self.intercepts_)
         network.set_dropout(rates, self.dropout_type)
         self.coefs_, self.intercepts_ = network.coefs, network.intercepts
+        penalty = L2Penalty(self.alpha, network.n_coef_params)
+        validation = None
         try:
-            if self.solver in STOCHASTIC_SOLVERS:
-                self._fit_stochastic(
-                    network, X, y, sample_weight, rng, incremental, progress
+            if self.solver in OPTIMIZERS:
+                validation = self._fit_stochastic(
+                    network, penalty, X, y, sample_weight, rng, incremental, progress
                 )
             else:
-                self._fit_lbfgs(network, X, y, sample_weight)
+                self._fit_lbfgs(network, penalty, X, y, sample_weight)
             if not np.isfinite(network.params).all():
                 raise NonFiniteTrainingError("the weights became infinite or NaN")
+            self._after_fit(X, y, sample_weight, validation)
         except NonFiniteTrainingError as exc:
             raise ValueError(
                 f"Training diverged: {exc}. The learning rate "
@@ -380,8 +367,6 @@ class BaseDropoutMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                 "scaling. The estimator was left as it was before this call."
             ) from None
         self._rng_state = rng.bit_generator.state
-        self._mc_seed = int(rng.integers(np.iinfo(np.int32).max))
-        self._after_fit(network, X, y, sample_weight)
         progress.fit_end()
         return self
 
@@ -409,11 +394,11 @@ class BaseDropoutMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         self.t_ = 0
         self.n_outputs_ = layer_units[-1]
         self.n_layers_ = len(layer_units)
-        self.out_activation_ = self._output_activation()
+        self.out_activation_ = OUTPUT_ACTIVATION_OF_LOSS[self._loss_name()]
         network = Network(layer_units, self.activation, self.out_activation_, dtype)
         network.initialize(rng)
         self.coefs_, self.intercepts_ = network.coefs, network.intercepts
-        if self.solver in STOCHASTIC_SOLVERS:
+        if self.solver in OPTIMIZERS:
             self.loss_curve_ = []
             self._no_improvement_count = 0
             if self.early_stopping:
@@ -427,24 +412,8 @@ class BaseDropoutMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
         self._optimizer = None
 
     def _new_optimizer(self, network):
-        n_params, dtype = network.params.size, network.dtype
-        if self.solver == "sgd":
-            return SGD(
-                n_params,
-                dtype,
-                self.learning_rate_init,
-                self.learning_rate,
-                self.momentum,
-                self.nesterovs_momentum,
-                self.power_t,
-            )
-        return Adam(
-            n_params,
-            dtype,
-            self.learning_rate_init,
-            self.beta_1,
-            self.beta_2,
-            self.epsilon,
+        return OPTIMIZERS[self.solver].from_parameters(
+            network.params.size, network.dtype, self.get_params(deep=False)
         )
 
     def _batch_size(self, n_samples):
@@ -486,49 +455,59 @@ class BaseDropoutMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             val.append(None)
         return train, val
 
-    def _fit_stochastic(self, network, X, y, sample_weight, rng, incremental, progress):
+    def _fit_stochastic(
+        self, network, penalty, X, y, sample_weight, rng, incremental, progress
+    ):
+        """Train by mini-batches; return the early-stopping rows, or ``None``."""
         if not incremental or getattr(self, "_optimizer", None) is None:
             self._optimizer = self._new_optimizer(network)
         optimizer = self._optimizer
         # As in scikit-learn, n_iter_ counts the epochs of this call only;
         # loss_curve_ and t_ accumulate across warm starts and partial fits.
         self.n_iter_ = 0
+        validation, best_params = None, None
         if self.early_stopping:
             (X, y, sample_weight), validation = self._validation_split(
                 X, y, sample_weight, rng
             )
-            self._best_params = network.params.copy()
-        else:
-            validation = None
+            best_params = network.params.copy()
         n_samples = X.shape[0]
-        batch_size = self._batch_size(n_samples)
-        batches = _EpochBatches(X, y, sample_weight, batch_size, self.shuffle)
-        network_rng = rng if network.has_dropout else None
+        batches = EpochBatches(
+            X, y, sample_weight, self._batch_size(n_samples), self.shuffle
+        )
+        noise_rng = rng if network.has_dropout else None
+        loss_name = self._loss_name()
         try:
             for _ in range(self.max_iter):
-                accumulated_loss = 0.0
                 progress.epoch_begin()
-                for X_batch, y_batch, sw_batch in batches.epoch(rng):
-                    if sw_batch is not None and not sw_batch.any():
-                        # A batch of zero total weight has no gradient (and
-                        # a mean over it would divide by zero): skip it.
-                        continue
-                    batch_loss = self._train_on_batch(
-                        network, optimizer, X_batch, y_batch, sw_batch, network_rng
-                    )
-                    accumulated_loss += batch_loss * X_batch.shape[0]
-                if not np.isfinite(network.params).all():
+                total_loss = 0.0
+                try:
+                    for X_batch, y_batch, sw_batch in batches.epoch(rng):
+                        if sw_batch is not None and not sw_batch.any():
+                            # A batch of zero total weight has no gradient
+                            # (a mean over it would divide by zero): skip it.
+                            continue
+                        loss = train_on_batch(
+                            network, optimizer, loss_name, penalty,
+                            X_batch, y_batch, sw_batch, noise_rng,
+                        )  # fmt: skip
+                        if self.max_norm is not None:
+                            network.apply_max_norm(self.max_norm)
+                        total_loss += loss * X_batch.shape[0]
+                    if not np.isfinite(network.params).all():
+                        raise NonFiniteTrainingError(
+                            "the weights became infinite or NaN"
+                        )
+                except NonFiniteTrainingError as exc:
                     raise NonFiniteTrainingError(
-                        "the weights became infinite or NaN in epoch "
-                        f"{self.n_iter_ + 1}"
-                    )
+                        f"{exc} in epoch {self.n_iter_ + 1}"
+                    ) from None
                 converged = self._end_epoch(
-                    network, optimizer, accumulated_loss, n_samples, validation
-                )
+                    network, optimizer, total_loss / n_samples, n_samples,
+                    validation, best_params,
+                )  # fmt: skip
                 # A callback may ask to stop, as a converged run does.
-                if progress.epoch_end() or converged:
-                    break
-                if incremental:
+                if progress.epoch_end() or converged or incremental:
                     break
                 if self.n_iter_ == self.max_iter:
                     warnings.warn(
@@ -539,111 +518,67 @@ class BaseDropoutMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
                     )
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.", stacklevel=2)
-        if self.early_stopping:
-            network.params[...] = self._best_params
+        if best_params is not None:
+            network.params[...] = best_params
+        return validation
 
-    def _train_on_batch(self, network, optimizer, X, y, sample_weight, rng):
-        """One optimiser step on a batch; return the batch's loss."""
-        # The optimiser handles the L2 penalty (its gradient and its value)
-        # block by block as it updates, in cache, rather than in passes of
-        # their own over the weights.
-        loss, weight_sum = network.train_step_gradient(
-            X, y, sample_weight, self._loss_name(), self.alpha, rng, with_penalty=False
-        )
-        decay = self.alpha / weight_sum
-        squared_norm = optimizer.step(
-            network.params, network.grad, decay, network.n_coef_params
-        )
-        loss += 0.5 * decay * squared_norm
-        # A failed fit restores the estimator, so checking after the step
-        # is as safe as before it.
-        if not math.isfinite(loss):
-            raise NonFiniteTrainingError(
-                f"the loss became {loss} in epoch {self.n_iter_ + 1}"
-            )
-        if self.max_norm is not None:
-            network.apply_max_norm(self.max_norm)
-        return loss
-
-    def _end_epoch(self, network, optimizer, accumulated_loss, n_samples, validation):
+    def _end_epoch(self, network, optimizer, loss, n_samples, validation, best_params):
         """Record an epoch; return whether training should stop."""
         self.n_iter_ += 1
-        self.loss_ = accumulated_loss / n_samples
+        self.loss_ = loss
         self.t_ += n_samples
-        self.loss_curve_.append(self.loss_)
+        self.loss_curve_.append(loss)
         if self.verbose:
-            print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
-        self._update_no_improvement_count(network, validation)
-        optimizer.iteration_ends(self.t_)
-        if self._no_improvement_count <= self.n_iter_no_change:
-            return False
-        if self.early_stopping:
-            msg = (
-                "Validation score did not improve more than "
-                f"tol={self.tol:f} for {self.n_iter_no_change} consecutive epochs."
+            print(f"Iteration {self.n_iter_}, loss = {loss:.8f}")
+        if validation is None:
+            tracker = NoImprovementTracker(
+                self.tol, self.best_loss_, self._no_improvement_count, False
             )
+            tracker.record(loss)
+            self.best_loss_ = tracker.best
+            what = "Training loss"
         else:
-            msg = (
-                f"Training loss did not improve more than tol={self.tol:f}"
-                f" for {self.n_iter_no_change} consecutive epochs."
+            score = self._score(*validation)
+            self.validation_scores_.append(score)
+            if self.verbose:
+                print(f"Validation score: {score:f}")
+            tracker = NoImprovementTracker(
+                self.tol, self.best_validation_score_, self._no_improvement_count, True
             )
+            if tracker.record(score):
+                best_params[...] = network.params
+            self.best_validation_score_ = tracker.best
+            what = "Validation score"
+        self._no_improvement_count = tracker.count
+        optimizer.iteration_ends(self.t_)
+        if tracker.count <= self.n_iter_no_change:
+            return False
+        msg = (
+            f"{what} did not improve more than tol={self.tol:f} for "
+            f"{self.n_iter_no_change} consecutive epochs."
+        )
         if optimizer.trigger_stopping(msg, self.verbose):
             return True
         self._no_improvement_count = 0
         return False
 
-    def _update_no_improvement_count(self, network, validation):
-        if validation is not None:
-            X_val, y_val, sw_val = validation
-            score = self._score(X_val, y_val, sw_val)
-            self.validation_scores_.append(score)
-            if self.verbose:
-                print(f"Validation score: {score:f}")
-            if score < self.best_validation_score_ + self.tol:
-                self._no_improvement_count += 1
-            else:
-                self._no_improvement_count = 0
-            if score > self.best_validation_score_:
-                self.best_validation_score_ = score
-                self._best_params[...] = network.params
-            return
-        if self.loss_curve_[-1] > self.best_loss_ - self.tol:
-            self._no_improvement_count += 1
-        else:
-            self._no_improvement_count = 0
-        self.best_loss_ = min(self.best_loss_, self.loss_curve_[-1])
-
-    def _fit_lbfgs(self, network, X, y, sample_weight):
-        loss_name = self._loss_name()
-
-        def loss_and_gradient(packed):
-            network.params[...] = packed
-            loss, _ = network.train_step_gradient(
-                X, y, sample_weight, loss_name, self.alpha, None
-            )
-            return loss, network.grad.astype(np.float64)
-
-        iprint = 1 if self.verbose is True or self.verbose >= 1 else -1
-        result = scipy.optimize.minimize(
-            loss_and_gradient,
-            network.params.astype(np.float64),
-            method="L-BFGS-B",
-            jac=True,
-            options={
-                "maxfun": self.max_fun,
-                "maxiter": self.max_iter,
-                "gtol": self.tol,
-                **({"iprint": iprint} if _lbfgs_takes_iprint() else {}),
-            },
+    def _fit_lbfgs(self, network, penalty, X, y, sample_weight):
+        # scikit-learn's pinned SciPy takes no ``iprint``: verbose L-BFGS
+        # prints nothing of its own.
+        options = {"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol}
+        result = minimize_lbfgs(
+            network, X, y, sample_weight, self._loss_name(), penalty, options
         )
         self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
         self.loss_ = float(result.fun)
-        network.params[...] = result.x
-        if not math.isfinite(self.loss_):
-            raise NonFiniteTrainingError(f"the loss became {self.loss_}")
 
-    def _after_fit(self, network, X, y, sample_weight):
-        """Hook for subclasses: statistics computed once training is done."""
+    def _after_fit(self, X, y, sample_weight, validation):
+        """Hook for subclasses: statistics computed once training is done.
+
+        ``validation`` holds the early-stopping rows ``(X, y, sample_weight)``
+        that training did not see, or ``None``. Raising
+        ``NonFiniteTrainingError`` reports a diverged fit.
+        """
 
     # -- prediction -----------------------------------------------------
     def _prediction_network(self, dtype):
@@ -659,7 +594,7 @@ class BaseDropoutMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
     def _forward(self, X):
         """Deterministic output of the whole network (no dropout)."""
         output = self._prediction_network(self.coefs_[0].dtype).predict(X)
-        _check_finite_output(output)
+        check_finite_output(output)
         return output
 
     @staticmethod
@@ -674,144 +609,35 @@ class BaseDropoutMLP(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
             )
 
     def _monte_carlo_outputs(self, X, n_samples, random_state, out=None):
-        """Network outputs of ``n_samples`` passes with dropout switched on.
+        """Outputs of ``n_samples`` passes with dropout switched on.
 
         Returns an array of shape ``(n_samples, n_rows, n_outputs)`` (``out``
-        if given); each pass draws fresh masks for every row, in row chunks.
+        if given); see :func:`skdrop._montecarlo.monte_carlo_outputs`.
         """
         check_is_fitted(self)
         self._check_n_samples(n_samples)
         network = self._prediction_network(self.coefs_[0].dtype)
-        rates = self._dropout_rates(len(self.coefs_) - 1)
-        network.set_dropout(rates, self.dropout_type)
+        network.set_dropout(
+            self._dropout_rates(len(self.coefs_) - 1), self.dropout_type
+        )
         rng = _generator_from(random_state)
-        noise_rng = rng if network.has_dropout else None
-        samples = out
-        if samples is None:
-            samples = np.empty(
-                (n_samples, X.shape[0], self.n_outputs_), dtype=network.dtype
-            )
-        passes_per_forward = network.predict_chunk_rows() // max(X.shape[0], 1)
-        if passes_per_forward < 2:
-            for sample in samples:
-                network.predict(X, noise_rng, out=sample)
-        else:
-            _stacked_passes(network, X, noise_rng, samples, passes_per_forward)
-        _check_finite_output(samples)
-        return samples
+        return monte_carlo_outputs(network, X, n_samples, rng, out)
 
-    # -- persistence ----------------------------------------------------
-    def __getstate__(self):
-        """The pickled state records the skdrop version, as scikit-learn's does."""
-        state = dict(super().__getstate__(), _skdrop_version=__version__)
-        # The optimiser is saved as a plain dict so that skops only needs
-        # to trust the estimator class.
-        if state.get("_optimizer") is not None:
-            state["_optimizer"] = optimizer_to_state(state["_optimizer"])
-        return state
+    @property
+    def _mc_seed(self):
+        """Seed of the Monte Carlo passes behind ``predict(return_std=True)``.
 
-    def __setstate__(self, state):
-        """Restore a pickled state; warn if another skdrop version saved it."""
-        state = dict(state)
-        pickle_version = state.pop("_skdrop_version", "unknown (older than 0.1.0)")
-        if pickle_version != __version__:
-            warnings.warn(
-                InconsistentSkdropVersionWarning(
-                    estimator_name=type(self).__name__,
-                    current_version=__version__,
-                    original_version=pickle_version,
-                ),
-                stacklevel=2,
-            )
-        if isinstance(state.get("_optimizer"), dict):
-            state["_optimizer"] = optimizer_from_state(state["_optimizer"])
-        super().__setstate__(state)
+        Derived from the output layer's weights, so repeated calls agree and
+        every copy of a model (pickled, deep-copied, or handed to a callback
+        during fit) has it, with no state to keep.
+        """
+        last = self.coefs_[-1].tobytes() + self.intercepts_[-1].tobytes()
+        return zlib.crc32(last)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
-
-
-class _EpochBatches:
-    """Mini-batches of (X, y, sample_weight), reshuffled every epoch.
-
-    With shuffling, the rows of each dense batch are gathered into reused
-    batch-sized buffers: no per-batch allocation, and no shuffled copy of the
-    whole data set. A yielded batch is valid until the next one is drawn.
-    """
-
-    def __init__(self, X, y, sample_weight, batch_size, shuffle):
-        self.X, self.y, self.sample_weight = X, y, sample_weight
-        self.batch_size = batch_size
-        self.shuffle = shuffle
-        self.n_samples = X.shape[0]
-        self._buffers = None
-
-    def epoch(self, rng):
-        order = rng.permutation(self.n_samples) if self.shuffle else None
-        for start in range(0, self.n_samples, self.batch_size):
-            stop = min(start + self.batch_size, self.n_samples)
-            if order is None:
-                yield self._rows(slice(start, stop))
-            else:
-                yield self._gathered(order[start:stop])
-
-    def _rows(self, rows):
-        sw = self.sample_weight
-        return self.X[rows], self.y[rows], None if sw is None else sw[rows]
-
-    def _gathered(self, index):
-        if sp.issparse(self.X):
-            return self._rows(index)
-        if self._buffers is None:
-            self._buffers = [
-                None
-                if a is None
-                else np.empty((self.batch_size, *a.shape[1:]), a.dtype)
-                for a in (self.X, self.y, self.sample_weight)
-            ]
-        # mode="clip": with the default mode="raise", take copies through a
-        # hidden temporary; the indices are a permutation, never out of range.
-        return tuple(
-            None
-            if a is None
-            else np.take(a, index, axis=0, out=buffer[: len(index)], mode="clip")
-            for a, buffer in zip(
-                (self.X, self.y, self.sample_weight), self._buffers, strict=True
-            )
-        )
-
-
-def _check_finite_output(output):
-    """Refuse to return an output that overflowed to infinity or NaN."""
-    # min and max propagate NaN and need no temporary as large as the output.
-    if output.size and not (np.isfinite(output.min()) and np.isfinite(output.max())):
-        raise ValueError(
-            "The network's output contains infinity or NaN: an activation "
-            "overflowed. The input values are too large for the fitted "
-            "weights (or the weights are not finite); scale the input data."
-        )
-
-
-def _stacked_passes(network, X, rng, samples, passes_per_forward):
-    """Fill ``samples`` with several Monte Carlo passes per forward call.
-
-    Few rows make a forward call mostly per-call overhead, so the rows are
-    repeated to stack several passes into one batch of at most a prediction
-    chunk; every repeated row still draws its own masks.
-    """
-    n_samples, n_rows = samples.shape[:2]
-    repeats = min(passes_per_forward, n_samples)
-    stacked = (
-        sp.vstack([X] * repeats, format="csr")
-        if sp.issparse(X)
-        else np.tile(X, (repeats, 1))
-    )
-    for start in range(0, n_samples, repeats):
-        stop = min(start + repeats, n_samples)
-        output = network.forward(stacked[: (stop - start) * n_rows], rng)
-        samples[start:stop] = output.reshape(stop - start, n_rows, -1)
 
 
 def _generator_from(random_state):
@@ -822,11 +648,3 @@ def _generator_from(random_state):
     """
     seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
     return np.random.Generator(np.random.PCG64(seed))
-
-
-def _lbfgs_takes_iprint():
-    """SciPy deprecated L-BFGS-B's ``iprint`` option in 1.15."""
-    from scipy import __version__
-
-    major, minor = (int(part) for part in __version__.split(".")[:2])
-    return (major, minor) < (1, 15)

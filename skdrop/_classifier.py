@@ -17,21 +17,9 @@ from sklearn.utils.multiclass import (
 )
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from ._base import (
-    BaseDropoutMLP,
-    MatrixLike,
-    RandomStateLike,
-    _check_finite_output,
-)
-
-
-def _stochastic_solver(estimator):
-    if estimator.solver not in ("sgd", "adam"):
-        raise AttributeError(
-            "partial_fit is only available for stochastic optimizers. "
-            f"{estimator.solver} is not stochastic."
-        )
-    return True
+from ._base import BaseDropoutMLP, MatrixLike, RandomStateLike, stochastic_solver
+from ._montecarlo import check_finite_output
+from ._noise import document_dropout_types
 
 
 class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
@@ -111,10 +99,10 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
         alpha rates are realised to a resolution of 1/65536.
     input_dropout_rate : float, default=0.0
         Probability of dropping each input feature at every training step.
-    dropout_type : {'bernoulli', 'gaussian', 'alpha'}, default='bernoulli'
-        ``'bernoulli'``: inverted dropout. ``'gaussian'``: multiplicative
-        noise of mean 1 and variance ``p / (1 - p)``. ``'alpha'``: alpha
-        dropout, which keeps SELU activations at zero mean and unit variance.
+    dropout_type : {DROPOUT_TYPE_NAMES}, default='bernoulli'
+        Kind of dropout noise:
+
+        DROPOUT_TYPE_LIST
     max_norm : float or None, default=None
         If set, after every update each hidden unit's incoming weight vector
         is rescaled to an L2 norm of at most ``max_norm``.
@@ -297,23 +285,18 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
                 f"`self.classes_` has {self.classes_}. 'y' has {classes}."
             )
 
-    def _output_activation(self):
-        if self._label_binarizer.y_type_ == "multiclass":
-            return "softmax"
-        return "logistic"
-
     def _loss_name(self):
-        return "log_loss" if self.out_activation_ == "softmax" else "binary_log_loss"
+        if self._label_binarizer.y_type_ == "multiclass":
+            return "log_loss"
+        return "binary_log_loss"
 
     def _stratify_labels(self, y):
-        if self._label_binarizer.y_type_.startswith("multilabel"):
+        if target_type(self).startswith("multilabel"):
             return None
         return y.argmax(axis=1) if y.shape[1] > 1 else y.ravel()
 
     def _score(self, X, y, sample_weight=None):
         output = self._forward(X)
-        if not np.isfinite(output).all():
-            return np.nan
         y_true = self._label_binarizer.inverse_transform(y)
         return accuracy_score(
             y_true, self._labels_from(output), sample_weight=sample_weight
@@ -325,7 +308,7 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
         return self._label_binarizer.inverse_transform(output)
 
     # -- public API -----------------------------------------------------
-    @available_if(_stochastic_solver)
+    @available_if(stochastic_solver)
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(
         self,
@@ -402,7 +385,7 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
             proba = np.empty((X.shape[0], 2), dtype=self.coefs_[0].dtype)
             network = self._prediction_network(proba.dtype)
             network.predict(X, out=proba[:, 1:])
-            _check_finite_output(proba[:, 1])
+            check_finite_output(proba[:, 1])
             np.subtract(1, proba[:, 1], out=proba[:, 0])
             return proba
         return self._forward(X)
@@ -429,7 +412,7 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
             return np.zeros((X.shape[0], 1), dtype=self.coefs_[0].dtype)
         network = self._prediction_network(self.coefs_[0].dtype)
         logits = network.predict(X, output_activation=False)
-        _check_finite_output(logits)
+        check_finite_output(logits)
         if self.out_activation_ == "softmax":
             return log_softmax(logits, axis=1)
         if self.n_outputs_ == 1:
@@ -481,7 +464,7 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
         return (
             self.n_outputs_ == 1
             and len(self.classes_) == 2
-            and not self._label_binarizer.y_type_.startswith("multilabel")
+            and not target_type(self).startswith("multilabel")
         )
 
     def _single_class(self):
@@ -492,3 +475,23 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
         return tags
+
+
+DropoutMLPClassifier.__doc__ = document_dropout_types(DropoutMLPClassifier.__doc__)
+
+
+def target_type(classifier):
+    """The type of target a classifier was fitted on.
+
+    Parameters
+    ----------
+    classifier : DropoutMLPClassifier
+        A fitted classifier (or one whose ``partial_fit`` has seen classes).
+
+    Returns
+    -------
+    target_type : str
+        ``'binary'``, ``'multiclass'`` or ``'multilabel-indicator'``, as
+        :func:`sklearn.utils.multiclass.type_of_target` names them.
+    """
+    return classifier._label_binarizer.y_type_

@@ -60,6 +60,7 @@ LOSSES = {
     "binary_log_loss": binary_log_loss,
 }
 
+# The output activation each loss is the canonical link of (see above).
 OUTPUT_ACTIVATION_OF_LOSS = {
     "squared_error": "identity",
     "poisson": "exp",

@@ -18,8 +18,8 @@ import scipy.sparse as sp
 
 from ._activations import DERIVATIVES, HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from ._activations import init_bound as _init_bound
-from ._dropout import Dropout
 from ._losses import LOSSES
+from ._noise import NOISE
 
 # Prediction works on row chunks whose widest activation takes about this
 # many bytes, so memory stays bounded whatever the number of rows.
@@ -113,7 +113,7 @@ class Network:
         A rate of zero means no noise (and no cost) for that layer.
         """
         self.dropouts = [
-            Dropout(rate, width, self.dtype, kind) if rate > 0 else None
+            NOISE[kind](rate, width, self.dtype) if rate > 0 else None
             for rate, width in zip(rates, self.layer_units[:-1], strict=True)
         ]
         self._capacity = 0
@@ -207,13 +207,12 @@ class Network:
         dropout.sample(rng, H.shape[0])
         return dropout.apply(H, self._noisy[layer][: H.shape[0]])
 
-    def backward(self, y, sample_weight, alpha, dropout_on, with_penalty=True):
-        """Gradient of the mean loss plus L2 penalty, after :meth:`forward`.
+    def backward(self, y, sample_weight, dropout_on):
+        """Gradient of the mean loss, after :meth:`forward`.
 
         Fills ``coef_grads`` and ``intercept_grads`` (views of ``grad``) and
-        returns the batch's total sample weight. With ``with_penalty=False``
-        the penalty's gradient, ``alpha / weight_sum * coefs``, is left out,
-        for an optimiser that adds it as it updates (``decay``).
+        returns the batch's total sample weight. The L2 penalty is not part
+        of it: :class:`skdrop._optimizers.L2Penalty` adds its gradient.
 
         The gradient of the loss with respect to the output pre-activation is
         ``output - y`` for every canonical loss/link pair. The hidden
@@ -236,8 +235,6 @@ class Network:
         for i in range(last, -1, -1):
             delta = self._deltas[i][:n_rows]
             _matmul_transposed_a(self._inputs[i], delta, out=self.coef_grads[i])
-            if alpha and with_penalty:
-                self.coef_grads[i] += (alpha / weight_sum) * self.coefs[i]
             np.sum(delta, axis=0, out=self.intercept_grads[i])
             if i == 0:
                 break
@@ -248,31 +245,20 @@ class Network:
             derivative(self._activations[i][:n_rows], below, self._mask_like(below))
         return weight_sum
 
-    def loss(self, loss_name, y, sample_weight, alpha, weight_sum):
-        """Loss of the last forward pass plus the L2 penalty."""
+    def loss(self, loss_name, y, sample_weight):
+        """Loss of the last forward pass (without the L2 penalty)."""
         output = self._activations[-1][: y.shape[0]]
-        value = LOSSES[loss_name](y, output, sample_weight)
-        if alpha:
-            weights = self.params[: self.n_coef_params]
-            value += 0.5 * alpha * float(np.dot(weights, weights)) / weight_sum
-        return value
+        return LOSSES[loss_name](y, output, sample_weight)
 
-    def train_step_gradient(
-        self, X, y, sample_weight, loss_name, alpha, rng, with_penalty=True
-    ):
+    def train_step_gradient(self, X, y, sample_weight, loss_name, rng):
         """Forward (noisy with ``rng``), loss and backward on one batch.
 
-        Returns the loss and the batch's total sample weight. With
-        ``with_penalty=False`` the L2 penalty is left out of both the loss and
-        the gradient, for an optimiser that handles it (``decay``).
+        Returns the loss (without the L2 penalty) and the batch's total
+        sample weight.
         """
         self.forward(X, rng)
-        weight_sum = self.backward(
-            y, sample_weight, alpha, rng is not None, with_penalty
-        )
-        loss_alpha = alpha if with_penalty else 0.0
-        loss = self.loss(loss_name, y, sample_weight, loss_alpha, weight_sum)
-        return loss, weight_sum
+        weight_sum = self.backward(y, sample_weight, rng is not None)
+        return self.loss(loss_name, y, sample_weight), weight_sum
 
     def predict(self, X, rng=None, out=None, output_activation=True):
         """Output for every row of ``X``, computed in bounded-memory chunks."""

@@ -1,4 +1,4 @@
-"""Stochastic optimisers that update one flat parameter vector in place.
+"""Optimisers that update one flat parameter vector in place, and the L2 penalty.
 
 All parameters of the network live in a single contiguous vector, so an
 update is a handful of in-place ufuncs on blocks of it rather than a Python
@@ -9,8 +9,10 @@ fit took 20x longer with default threading).
 
 An update makes several passes over the parameters, the gradient and the
 optimiser's state. Made over the whole model (megabytes, out of cache) each
-pass is bound by memory bandwidth; so the vectors are walked in blocks small
-enough that every pass after the first finds its block in the core's cache.
+pass is bound by memory bandwidth; so :class:`Optimizer` walks the vectors in
+blocks small enough that every pass after the first finds its block in the
+core's cache, and adds the L2 penalty's gradient there. A subclass only says
+how one block moves (:meth:`Optimizer._update_block`).
 
 The optimisers follow scikit-learn's MLP conventions: the same update rules,
 the same learning-rate schedules and the same stopping behaviour of the
@@ -20,6 +22,7 @@ the same steps as ``MLPClassifier``.
 
 import functools
 import math
+from numbers import Real
 
 import numpy as np
 
@@ -36,6 +39,294 @@ def _block_bounds(n):
     return tuple(
         (start, min(start + UPDATE_BLOCK, n)) for start in range(0, n, UPDATE_BLOCK)
     )
+
+
+def _add_scaled(x, a, y, scratch):
+    """``y += a * x`` in place, through ``scratch`` (at least ``x.size`` long)."""
+    s = scratch[: x.size]
+    np.multiply(x, float(a), out=s)
+    y += s
+
+
+class L2Penalty:
+    """The L2 penalty ``alpha / (2 n) * ||W||^2`` on the weights.
+
+    ``n`` is the total sample weight of the batch (scikit-learn's
+    convention) and ``W`` the first ``n_weights`` entries of the flat
+    parameter vector (the biases, after them, are not penalised). Its
+    strength on a batch, ``alpha / n``, is its gradient's factor.
+
+    Parameters
+    ----------
+    alpha : float
+    n_weights : int
+    """
+
+    def __init__(self, alpha, n_weights):
+        self.alpha = float(alpha)
+        self.n_weights = n_weights
+
+    def strength(self, weight_sum):
+        """The gradient's factor on a batch of total weight ``weight_sum``."""
+        return self.alpha / weight_sum
+
+    def add_gradient(self, params, grad, strength, scratch, offset=0):
+        """Add the gradient to ``grad``; return the penalty's value.
+
+        ``params`` and ``grad`` are the slice of the flat vectors that starts
+        at ``offset``; the value is that of the weights in the slice, so the
+        sum over the blocks of a vector is the penalty of the whole vector.
+        """
+        n = min(self.n_weights - offset, params.size)
+        if not strength or n <= 0:
+            return 0.0
+        weights = params[:n]
+        _add_scaled(weights, strength, grad[:n], scratch)
+        return 0.5 * strength * float(np.dot(weights, weights))
+
+
+# name -> Optimizer subclass; every subclass with a ``name`` registers itself.
+OPTIMIZERS = {}
+
+
+class Optimizer:
+    """A stochastic optimiser (base class).
+
+    A subclass sets ``name`` (its ``solver``), ``state_arrays`` (the names
+    of its per-parameter arrays) and ``estimator_parameters`` (estimator
+    parameter -> constructor argument), and implements
+    :meth:`_update_block`. The base class owns the block loop, the L2
+    penalty, the state as a plain dict and the stopping decision.
+
+    Parameters
+    ----------
+    n_params : int
+        Length of the flat parameter vector.
+    dtype : numpy dtype
+    learning_rate_init : float
+    """
+
+    name = None
+    state_arrays = ()
+    estimator_parameters = {"learning_rate_init": "learning_rate_init"}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.name is not None:
+            OPTIMIZERS[cls.name] = cls
+
+    def __init__(self, n_params, dtype, learning_rate_init):
+        self.learning_rate_init = learning_rate_init
+        self.learning_rate = float(learning_rate_init)
+
+    @classmethod
+    def from_parameters(cls, n_params, dtype, parameters):
+        """An optimiser configured from a mapping of estimator parameters."""
+        kwargs = {
+            arg: parameters[name] for name, arg in cls.estimator_parameters.items()
+        }
+        return cls(n_params, dtype, **kwargs)
+
+    # -- one step -----------------------------------------------------------
+    def step(self, params, grad, penalty=None, strength=0.0):
+        """Move ``params`` against ``grad`` (flat vectors), in place.
+
+        The gradient of ``penalty`` at ``strength`` is added to ``grad``
+        first, block by block. ``grad`` is scratch space afterwards. Returns
+        the penalty's value before the step (0.0 without a penalty).
+        """
+        self._begin_step()
+        scratch = self._scratch_for(params)
+        value = 0.0
+        for start, stop in _block_bounds(params.size):
+            p, g = params[start:stop], grad[start:stop]
+            if penalty is not None:
+                value += penalty.add_gradient(p, g, strength, scratch, start)
+            self._update_block(start, stop, p, g, scratch)
+        return value
+
+    def _begin_step(self):
+        """Scalars that change once per step (before the blocks)."""
+
+    def _update_block(self, start, stop, p, g, scratch):
+        """Move the block ``p = params[start:stop]`` by its gradient ``g``."""
+        raise NotImplementedError
+
+    def _scratch_for(self, params):
+        """A block-sized scratch buffer, made on the first step."""
+        scratch = getattr(self, "_scratch", None)
+        if scratch is None or scratch.dtype != params.dtype:
+            size = min(UPDATE_BLOCK, max(params.size, 1))
+            scratch = self._scratch = np.empty(size, dtype=params.dtype)
+        return scratch
+
+    # -- epochs and stopping -------------------------------------------------
+    def iteration_ends(self, time_step):
+        """Update the learning rate after an epoch of ``time_step`` samples."""
+
+    def trigger_stopping(self, msg, verbose):
+        """Decide whether a stalled run stops (True) or goes on (False).
+
+        ``msg`` says why the run stalled; with ``verbose`` it is printed
+        with what happens next.
+        """
+        stop, what_next = self._on_stall()
+        if verbose:
+            print(msg + what_next)
+        return stop
+
+    def _on_stall(self):
+        """``(stop, message)`` for a stalled run; by default it stops."""
+        return True, " Stopping."
+
+    # -- state as a plain dict -----------------------------------------------
+    def to_state(self):
+        """The optimiser as a plain dict of strings, numbers and arrays.
+
+        A model file then never asks its reader to trust a skdrop class
+        other than the estimator (skops).
+        """
+        attributes = {
+            name: value.copy() if isinstance(value, np.ndarray) else value
+            for name, value in vars(self).items()
+            if not name.startswith("_")  # scratch space, not state
+        }
+        return {"kind": self.name, "attributes": attributes}
+
+    @staticmethod
+    def from_state(state, n_params=None, dtype=None):
+        """Rebuild an optimiser from :meth:`to_state`'s dict, checking it.
+
+        Raises ``ValueError`` naming what is wrong: an unknown kind, missing
+        or unknown attributes, non-numeric scalars, or state arrays that are
+        not 1-D floating-point arrays of ``n_params`` entries of ``dtype``.
+        """
+        if not isinstance(state, dict) or state.keys() != {"kind", "attributes"}:
+            raise ValueError(
+                "The optimizer state must be a dict with the keys 'kind' and "
+                f"'attributes', got {state!r:.200}."
+            )
+        cls = OPTIMIZERS.get(state["kind"])
+        if cls is None:
+            raise ValueError(
+                f"Unknown optimizer kind {state['kind']!r:.100} in the optimizer "
+                f"state; expected one of {sorted(OPTIMIZERS)}."
+            )
+        attributes = dict(state["attributes"])
+        expected = set(vars(cls(0, np.float64)))
+        expected = {name for name in expected if not name.startswith("_")}
+        if set(attributes) != expected:
+            raise ValueError(
+                f"The {cls.name!r} optimizer state has the attributes "
+                f"{sorted(attributes)}, expected {sorted(expected)}."
+            )
+        for name, value in attributes.items():
+            if name in cls.state_arrays:
+                attributes[name] = _checked_array(
+                    cls.name, name, value, n_params, dtype
+                )
+            elif not isinstance(value, Real | str | np.number):
+                raise ValueError(
+                    f"The {cls.name!r} optimizer state's {name!r} must be a "
+                    f"number or a string, got {type(value).__name__}."
+                )
+        # Bypass __init__: moments and step counters are restored as they
+        # were, rather than freshly initialised.
+        optimizer = cls.__new__(cls)
+        vars(optimizer).update(attributes)
+        return optimizer
+
+
+def _checked_array(kind, name, value, n_params, dtype):
+    """A copy of a saved state array, if it has the right kind, shape and dtype."""
+    if not isinstance(value, np.ndarray) or value.dtype.kind != "f":
+        raise ValueError(
+            f"The {kind!r} optimizer state's {name!r} must be a floating-point "
+            f"array, got {type(value).__name__} of dtype "
+            f"{getattr(value, 'dtype', None)}."
+        )
+    if value.ndim != 1 or (n_params is not None and value.size != n_params):
+        raise ValueError(
+            f"The {kind!r} optimizer state's {name!r} has shape {value.shape}, "
+            f"expected ({n_params},): one entry per network parameter."
+        )
+    if dtype is not None and value.dtype != dtype:
+        raise ValueError(
+            f"The {kind!r} optimizer state's {name!r} has dtype {value.dtype}, "
+            f"expected {np.dtype(dtype)} (the dtype of coefs_)."
+        )
+    return value.copy()
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with (Nesterov) momentum.
+
+    Parameters
+    ----------
+    n_params : int
+        Length of the flat parameter vector.
+    dtype : numpy dtype
+    learning_rate_init : float
+    lr_schedule : {'constant', 'invscaling', 'adaptive'}
+    momentum : float in [0, 1]
+    nesterov : bool
+    power_t : float
+    """
+
+    name = "sgd"
+    state_arrays = ("velocity",)
+    estimator_parameters = {
+        "learning_rate_init": "learning_rate_init",
+        "learning_rate": "lr_schedule",
+        "momentum": "momentum",
+        "nesterovs_momentum": "nesterov",
+        "power_t": "power_t",
+    }
+
+    def __init__(
+        self,
+        n_params,
+        dtype,
+        learning_rate_init=0.1,
+        lr_schedule="constant",
+        momentum=0.9,
+        nesterov=True,
+        power_t=0.5,
+    ):
+        super().__init__(n_params, dtype, learning_rate_init)
+        self.lr_schedule = lr_schedule
+        self.momentum = momentum
+        self.nesterov = nesterov
+        self.power_t = power_t
+        self.velocity = np.zeros(n_params, dtype=dtype)
+
+    def _update_block(self, start, stop, p, g, scratch):
+        # v <- momentum * v - lr * g; the parameters move by v, or for
+        # Nesterov by momentum * v - lr * g.
+        lr, momentum = float(self.learning_rate), float(self.momentum)
+        v = self.velocity[start:stop]
+        v *= momentum
+        _add_scaled(g, -lr, v, scratch)
+        if self.nesterov:
+            _add_scaled(v, momentum, p, scratch)
+            _add_scaled(g, -lr, p, scratch)
+        else:
+            p += v
+
+    def iteration_ends(self, time_step):
+        if self.lr_schedule == "invscaling":
+            self.learning_rate = (
+                float(self.learning_rate_init) / (time_step + 1) ** self.power_t
+            )
+
+    def _on_stall(self):
+        # The 'adaptive' schedule first slows down, as scikit-learn's does.
+        if self.lr_schedule != "adaptive":
+            return True, " Stopping."
+        if self.learning_rate <= 1e-6:
+            return True, " Learning rate too small. Stopping."
+        self.learning_rate /= 5.0
+        return False, f" Setting learning rate to {self.learning_rate:f}"
 
 
 # A stored Adam moment is rescaled to its true value before its scale would
@@ -59,128 +350,32 @@ def _decayed_scale(scale, beta):
     return 1.0, scale
 
 
-def _add_decay(p, g, n_decayed, decay, scratch):
-    """Add the L2 penalty's gradient ``decay * p`` to ``g`` on the first
-    ``n_decayed`` entries of a block; return their squared norm."""
-    if not decay or n_decayed <= 0:
-        return 0.0
-    decayed = p[:n_decayed]
-    _add_scaled(decayed, decay, g[:n_decayed], scratch)
-    return float(np.dot(decayed, decayed))
-
-
-def _add_scaled(x, a, y, scratch):
-    """``y += a * x`` in place, through ``scratch`` (a block-sized buffer)."""
-    s = scratch[: x.size]
-    np.multiply(x, float(a), out=s)
-    y += s
-
-
-def _block_scratch(optimizer, params):
-    """The optimiser's block-sized scratch buffer, made on its first step."""
-    scratch = getattr(optimizer, "_scratch", None)
-    if scratch is None or scratch.dtype != params.dtype:
-        size = min(UPDATE_BLOCK, max(params.size, 1))
-        scratch = optimizer._scratch = np.empty(size, dtype=params.dtype)
-    return scratch
-
-
-class SGD:
-    """Stochastic gradient descent with (Nesterov) momentum.
-
-    Parameters
-    ----------
-    n_params : int
-        Length of the flat parameter vector.
-    dtype : numpy dtype
-    learning_rate_init : float
-    lr_schedule : {'constant', 'invscaling', 'adaptive'}
-    momentum : float in [0, 1]
-    nesterov : bool
-    power_t : float
-    """
-
-    def __init__(
-        self,
-        n_params,
-        dtype,
-        learning_rate_init=0.1,
-        lr_schedule="constant",
-        momentum=0.9,
-        nesterov=True,
-        power_t=0.5,
-    ):
-        self.learning_rate_init = learning_rate_init
-        self.learning_rate = float(learning_rate_init)
-        self.lr_schedule = lr_schedule
-        self.momentum = momentum
-        self.nesterov = nesterov
-        self.power_t = power_t
-        self.velocity = np.zeros(n_params, dtype=dtype)
-
-    def step(self, params, grad, decay=0.0, n_decayed=0):
-        """Move ``params`` against ``grad`` (both flat vectors), in place.
-
-        ``v <- momentum * v - lr * grad``; the parameters move by ``v``, or
-        for Nesterov by ``momentum * v - lr * grad``. The gradient of an L2
-        penalty, ``decay * params[:n_decayed]``, is added to ``grad`` first.
-
-        Returns the squared norm of ``params[:n_decayed]`` before the step
-        (0.0 without decay): the penalty's value is ``decay / 2`` times it.
-        """
-        lr, momentum = float(self.learning_rate), float(self.momentum)
-        scratch = _block_scratch(self, params)
-        squared_norm = 0.0
-        for start, stop in _block_bounds(params.size):
-            p, g, v = params[start:stop], grad[start:stop], self.velocity[start:stop]
-            squared_norm += _add_decay(p, g, n_decayed - start, decay, scratch)
-            v *= momentum
-            _add_scaled(g, -lr, v, scratch)
-            if self.nesterov:
-                _add_scaled(v, momentum, p, scratch)
-                _add_scaled(g, -lr, p, scratch)
-            else:
-                p += v
-        return squared_norm
-
-    def iteration_ends(self, time_step):
-        """Update the learning rate after an epoch of ``time_step`` samples."""
-        if self.lr_schedule == "invscaling":
-            self.learning_rate = (
-                float(self.learning_rate_init) / (time_step + 1) ** self.power_t
-            )
-
-    def trigger_stopping(self, msg, verbose):
-        """Decide whether a stalled run stops; ``'adaptive'`` first slows down."""
-        if self.lr_schedule != "adaptive":
-            if verbose:
-                print(msg + " Stopping.")
-            return True
-        if self.learning_rate <= 1e-6:
-            if verbose:
-                print(msg + " Learning rate too small. Stopping.")
-            return True
-        self.learning_rate /= 5.0
-        if verbose:
-            print(msg + f" Setting learning rate to {self.learning_rate:f}")
-        return False
-
-
-class Adam:
+class Adam(Optimizer):
     """Adam (Kingma and Ba, 2014) with bias-corrected step size.
 
     The moments are stored divided by how much they have decayed since they
     were last rescaled (``first_moment_scale``, ``second_moment_scale``: the
     true first moment is ``first_moment_scale * first_moment``). A step then
     adds the new gradient to them in one pass, with no pass to decay them.
-    The gradient buffer is used as scratch space: after :meth:`step` it no
-    longer holds the gradient.
+
+    Parameters
+    ----------
+    n_params : int
+    dtype : numpy dtype
+    learning_rate_init : float
+    beta_1, beta_2 : float in [0, 1)
+        Decay rates of the first and second moments.
+    epsilon : float
     """
 
-    # Defaults for an optimiser saved before the moments were scaled: a scale
-    # of 1 stores the true moments.
-    first_moment_scale = 1.0
-    second_moment_scale = 1.0
+    name = "adam"
+    state_arrays = ("first_moment", "second_moment")
+    estimator_parameters = {
+        "learning_rate_init": "learning_rate_init",
+        "beta_1": "beta_1",
+        "beta_2": "beta_2",
+        "epsilon": "epsilon",
+    }
 
     def __init__(
         self,
@@ -191,8 +386,7 @@ class Adam:
         beta_2=0.999,
         epsilon=1e-8,
     ):
-        self.learning_rate_init = learning_rate_init
-        self.learning_rate = float(learning_rate_init)
+        super().__init__(n_params, dtype, learning_rate_init)
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
@@ -202,117 +396,45 @@ class Adam:
         self.first_moment_scale = 1.0
         self.second_moment_scale = 1.0
 
-    def step(self, params, grad, decay=0.0, n_decayed=0):
-        """Move ``params`` by one Adam step, in place (``grad`` is consumed).
-
-        The gradient of an L2 penalty, ``decay * params[:n_decayed]``, is
-        added to ``grad`` first. Returns the squared norm of
-        ``params[:n_decayed]`` before the step, as :meth:`SGD.step` does.
-        """
+    def _begin_step(self):
         self.t += 1
         self.learning_rate = (
             self.learning_rate_init
             * math.sqrt(1.0 - self.beta_2**self.t)
             / (1.0 - self.beta_1**self.t)
         )
-        self.first_moment_scale, rescale_first = _decayed_scale(
+        self.first_moment_scale, self._rescale_first = _decayed_scale(
             self.first_moment_scale, self.beta_1
         )
-        self.second_moment_scale, rescale_second = _decayed_scale(
+        self.second_moment_scale, self._rescale_second = _decayed_scale(
             self.second_moment_scale, self.beta_2
         )
-        first_gain = (1.0 - self.beta_1) / self.first_moment_scale
-        second_gain = (1.0 - self.beta_2) / self.second_moment_scale
+        self._first_gain = (1.0 - self.beta_1) / self.first_moment_scale
+        self._second_gain = (1.0 - self.beta_2) / self.second_moment_scale
         # m / (sqrt(v) + eps) written with the stored moments M and V:
         # (s1 / sqrt(s2)) * M / (sqrt(V) + eps / sqrt(s2)). Python floats
         # keep float32 arithmetic in float32.
         root = math.sqrt(self.second_moment_scale)
-        epsilon = self.epsilon / root
-        step_size = self.learning_rate * self.first_moment_scale / root
-        scratch = _block_scratch(self, params)
-        squared_norm = 0.0
-        for start, stop in _block_bounds(params.size):
-            p, g = params[start:stop], grad[start:stop]
-            m = self.first_moment[start:stop]
-            v = self.second_moment[start:stop]
-            squared_norm += _add_decay(p, g, n_decayed - start, decay, scratch)
-            if rescale_first is not None:
-                m *= float(rescale_first)
-            _add_scaled(g, first_gain, m, scratch)
-            np.square(g, out=g)
-            if rescale_second is not None:
-                v *= float(rescale_second)
-            _add_scaled(g, second_gain, v, scratch)
-            # The squared gradient is spent: its block becomes the step.
-            np.sqrt(v, out=g)
-            g += epsilon
-            np.divide(m, g, out=g)
-            _add_scaled(g, -step_size, p, scratch)
-        return squared_norm
+        self._epsilon = self.epsilon / root
+        self._step_size = self.learning_rate * self.first_moment_scale / root
 
-    def iteration_ends(self, time_step):
-        """Adam keeps its learning rate across epochs."""
-
-    def trigger_stopping(self, msg, verbose):
-        """A stalled Adam run always stops."""
-        if verbose:
-            print(msg + " Stopping.")
-        return True
+    def _update_block(self, start, stop, p, g, scratch):
+        m = self.first_moment[start:stop]
+        v = self.second_moment[start:stop]
+        if self._rescale_first is not None:
+            m *= float(self._rescale_first)
+        _add_scaled(g, self._first_gain, m, scratch)
+        np.square(g, out=g)
+        if self._rescale_second is not None:
+            v *= float(self._rescale_second)
+        _add_scaled(g, self._second_gain, v, scratch)
+        # The squared gradient is spent: its block becomes the step.
+        np.sqrt(v, out=g)
+        g += self._epsilon
+        np.divide(m, g, out=g)
+        _add_scaled(g, -self._step_size, p, scratch)
 
 
-# -- persistence --------------------------------------------------------
-# An optimiser is saved as a plain dict (strings, numbers and arrays), so a
-# model file never asks its reader to trust a skdrop class other than the
-# estimator itself (skops).
-_OPTIMIZER_CLASSES = {"sgd": SGD, "adam": Adam}
-
-
-def optimizer_to_state(optimizer):
-    """Return the state of an optimiser as a plain dict.
-
-    Parameters
-    ----------
-    optimizer : SGD or Adam
-        The optimiser to describe.
-
-    Returns
-    -------
-    state : dict
-        ``{"kind": 'sgd' or 'adam', "attributes": {name: value}}`` where the
-        values are numbers, strings, booleans or arrays (copies).
-    """
-    kind = next(
-        name for name, cls in _OPTIMIZER_CLASSES.items() if type(optimizer) is cls
-    )
-    attributes = {
-        name: value.copy() if isinstance(value, np.ndarray) else value
-        for name, value in vars(optimizer).items()
-        if not name.startswith("_")  # scratch space, not state
-    }
-    return {"kind": kind, "attributes": attributes}
-
-
-def optimizer_from_state(state):
-    """Rebuild the optimiser described by :func:`optimizer_to_state`.
-
-    Parameters
-    ----------
-    state : dict
-        A dict returned by :func:`optimizer_to_state`.
-
-    Returns
-    -------
-    optimizer : SGD or Adam
-        An optimiser that takes exactly the steps the saved one would have.
-    """
-    cls = _OPTIMIZER_CLASSES[state["kind"]]
-    # Bypass __init__: the attributes are restored as they were, moments
-    # and step counters included, rather than freshly initialised.
-    optimizer = cls.__new__(cls)
-    vars(optimizer).update(
-        {
-            name: value.copy() if isinstance(value, np.ndarray) else value
-            for name, value in state["attributes"].items()
-        }
-    )
-    return optimizer
+# Every ``solver``: the registered optimisers, and L-BFGS, which needs no
+# optimiser object (SciPy runs it; skdrop._training drives it).
+SOLVERS = ("lbfgs", *OPTIMIZERS)

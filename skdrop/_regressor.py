@@ -1,6 +1,7 @@
 """DropoutMLPRegressor: targets, Monte Carlo mean and predictive std."""
 
 import warnings
+from numbers import Real
 from typing import Self
 
 import numpy as np
@@ -9,18 +10,22 @@ from sklearn.base import RegressorMixin, _fit_context, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import InvalidParameterError, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from ._base import DEFAULT_MC_SAMPLES, BaseDropoutMLP, MatrixLike, RandomStateLike
-from ._classifier import _stochastic_solver
+from ._base import (
+    DEFAULT_MC_SAMPLES,
+    BaseDropoutMLP,
+    MatrixLike,
+    RandomStateLike,
+    stochastic_solver,
+)
+from ._montecarlo import predictive_mean_std
+from ._noise import document_dropout_types
+from ._training import NonFiniteTrainingError
 
-# Share of the rows the auxiliary fit holds out to measure the noise, and the
-# fewest held-out rows worth measuring on (below, training residuals are used).
-# 20 % beat 10 % on diabetes: the larger held-out set gives a less noisy
-# estimate, and a network fitted on 80 % predicts almost as well.
-NOISE_HOLDOUT_FRACTION = 0.2
+# The fewest held-out rows worth measuring the noise on.
 MIN_NOISE_HOLDOUT_ROWS = 5
 
 
@@ -99,8 +104,10 @@ class DropoutMLPRegressor(RegressorMixin, BaseDropoutMLP):
         (``benchmarks/uncertainty.py``).
     input_dropout_rate : float, default=0.0
         Probability of dropping each input feature at every training step.
-    dropout_type : {'bernoulli', 'gaussian', 'alpha'}, default='bernoulli'
-        Kind of dropout noise; see :class:`DropoutMLPClassifier`.
+    dropout_type : {DROPOUT_TYPE_NAMES}, default='bernoulli'
+        Kind of dropout noise:
+
+        DROPOUT_TYPE_LIST
     max_norm : float or None, default=None
         Upper bound on the L2 norm of each hidden unit's incoming weights.
 
@@ -124,15 +131,14 @@ class DropoutMLPRegressor(RegressorMixin, BaseDropoutMLP):
         Bias vectors.
     noise_variance_ : ndarray of shape (n_outputs,)
         Homoscedastic noise variance that ``predict(X, return_std=True)``
-        adds to the Monte Carlo variance: the mean squared residual of a
-        whole network on rows it was not trained on. With
-        ``early_stopping=True`` these are the validation rows. Otherwise
-        ``fit`` trains an auxiliary copy (same parameters, at most
-        ``n_iter_`` epochs) on a random 80 % of the data and measures it on
-        the other 20 %; the estimator itself is still trained on all the
-        data. This costs up to one more fit. ``partial_fit`` and data with
-        fewer than 25 rows use the training residuals instead, which
-        underestimate the noise when the network overfits.
+        adds to the Monte Carlo variance: the mean squared residual of the
+        whole network (no dropout) on the early-stopping validation rows
+        with ``early_stopping=True``, otherwise on the training rows of the
+        last ``fit`` or ``partial_fit`` call. Training residuals
+        underestimate the noise when the network overfits (a wide network
+        can drive them towards zero), which makes ``return_std`` too
+        confident; :meth:`estimate_noise_variance` replaces this estimate by
+        one on held-out rows, at the cost of a second fit.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -278,9 +284,6 @@ class DropoutMLPRegressor(RegressorMixin, BaseDropoutMLP):
             )
         return X, y.astype(X.dtype, copy=False)
 
-    def _output_activation(self):
-        return "exp" if self.loss == "poisson" else "identity"
-
     def _loss_name(self):
         return self.loss
 
@@ -288,61 +291,93 @@ class DropoutMLPRegressor(RegressorMixin, BaseDropoutMLP):
         return None
 
     def _score(self, X, y, sample_weight=None):
-        output = self._forward(X)
-        if not np.isfinite(output).all():
-            return np.nan
-        return r2_score(y, output, sample_weight=sample_weight)
+        return r2_score(y, self._forward(X), sample_weight=sample_weight)
 
-    def _validation_split(self, X, y, sample_weight, rng):
-        train, validation = super()._validation_split(X, y, sample_weight, rng)
-        # Training never sees these rows, so _after_fit can measure the noise
-        # on them for free; it removes the reference.
-        self._early_stopping_rows = validation
-        return train, validation
+    def _after_fit(self, X, y, sample_weight, validation):
+        """``noise_variance_`` from the validation rows, else the training rows."""
+        rows = validation if validation is not None else (X, y, sample_weight)
+        try:
+            self.noise_variance_ = self._mean_squared_residual(*rows)
+        except ValueError as exc:  # the output overflowed: the fit diverged
+            raise NonFiniteTrainingError(
+                "the output of the trained network became infinite or NaN"
+            ) from exc
 
-    def _after_fit(self, network, X, y, sample_weight):
-        """Estimate ``noise_variance_`` from residuals on rows not trained on.
+    def _mean_squared_residual(self, X, y, sample_weight):
+        """Per-output (weighted) mean squared residual of the whole network."""
+        residuals = y.reshape(len(y), -1) - self._forward(X)
+        return np.average(residuals**2, axis=0, weights=sample_weight)
 
-        Training residuals underestimate the noise as soon as the network
-        overfits (a wide network can drive them to almost zero), which makes
-        ``return_std`` overconfident. So the estimate is the mean squared
-        residual on held-out rows: the early-stopping validation rows if
-        there are any, otherwise the rows an auxiliary network, trained like
-        this one on the other 80 % of the data, never saw.
+    def estimate_noise_variance(
+        self,
+        X: MatrixLike,
+        y: npt.ArrayLike,
+        sample_weight: npt.ArrayLike | None = None,
+        holdout_fraction: float = 0.2,
+    ) -> Self:
+        """Re-estimate ``noise_variance_`` on rows a network was not trained on.
+
+        A copy of this estimator (same parameters, at most ``n_iter_``
+        epochs, no early stopping) is fitted on a random
+        ``1 - holdout_fraction`` of the rows, and ``noise_variance_`` becomes
+        the mean squared residual of that copy's whole network on the other
+        rows. The fitted weights of this estimator do not change. This costs
+        about one more ``fit`` on ``1 - holdout_fraction`` of the data; it is
+        worth it when ``return_std`` must be calibrated and the network can
+        overfit (training residuals, the default estimate without early
+        stopping, then understate the noise). The split and the copy are
+        seeded from the fitted model, so the result is reproducible.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The data, usually the training data of ``fit``.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            The targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+        holdout_fraction : float in (0, 1), default=0.2
+            Share of the rows held out to measure the residuals on.
+
+        Returns
+        -------
+        self : object
+            The estimator, with a new ``noise_variance_``.
         """
-        held_out = self.__dict__.pop("_early_stopping_rows", None)
-        model = self
-        if held_out is None and not self.__dict__.pop("_train_residuals_only", False):
-            model, held_out = self._auxiliary_holdout_fit(X, y, sample_weight)
-        if held_out is None:
-            model, held_out = self, (X, y, sample_weight)
-        self.noise_variance_ = _mean_squared_residual(model, *held_out)
-
-    def _auxiliary_holdout_fit(self, X, y, sample_weight):
-        """Fit a copy on part of the rows; return it and the rows it left out.
-
-        The copy has the same parameters but runs at most as many epochs as
-        this fit did, so the estimate costs less than a second fit. Returns
-        ``(self, None)`` when there are too few rows to hold some out.
-        """
-        n_held_out = round(NOISE_HOLDOUT_FRACTION * X.shape[0])
+        check_is_fitted(self)
+        if not (isinstance(holdout_fraction, Real) and 0 < holdout_fraction < 1):
+            raise InvalidParameterError(
+                "The 'holdout_fraction' parameter of estimate_noise_variance "
+                f"must be a float in the range (0, 1). Got {holdout_fraction!r} "
+                "instead."
+            )
+        X, y = validate_data(
+            self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
+            y_numeric=True, dtype=(np.float64, np.float32), reset=False,
+        )  # fmt: skip
+        n_held_out = round(holdout_fraction * X.shape[0])
         if n_held_out < MIN_NOISE_HOLDOUT_ROWS:
-            return self, None
-        # Seeded from this fit's generator: the same random_state gives the
-        # same noise estimate.
+            raise ValueError(
+                f"holdout_fraction={holdout_fraction} of {X.shape[0]} rows holds "
+                f"out {n_held_out} rows; at least {MIN_NOISE_HOLDOUT_ROWS} are "
+                "needed. Pass more rows or a larger holdout_fraction."
+            )
         seeds = np.random.default_rng([self._mc_seed, 1]).integers(2**31 - 1, size=2)
         arrays = [X, y] if sample_weight is None else [X, y, sample_weight]
         split = train_test_split(
             *arrays, test_size=n_held_out, random_state=int(seeds[0])
         )
         train, held_out = split[0::2], split[1::2]
-        if train[1].shape[1] == 1:
-            train[1] = train[1].ravel()  # as the user's 1-D y was
         if sample_weight is None:
             train.append(None)
             held_out.append(None)
-        elif not np.any(held_out[2] > 0):
-            return self, None
+        else:
+            held_out[2] = np.asarray(held_out[2], dtype=np.float64)
+            if not np.any(held_out[2] > 0):
+                raise ValueError(
+                    "Every held-out row has zero sample_weight: the noise cannot "
+                    "be measured on them. Change holdout_fraction or the weights."
+                )
         auxiliary = clone(self).set_params(
             early_stopping=False,
             warm_start=False,
@@ -350,18 +385,20 @@ class DropoutMLPRegressor(RegressorMixin, BaseDropoutMLP):
             max_iter=max(self.n_iter_, 1),
             random_state=int(seeds[1]),
         )
-        auxiliary._train_residuals_only = True
-        # clone() hands over the user's callbacks; they watch this fit, not
-        # the internal one (which runs outside _fit_context's teardown).
+        # clone() hands over the user's callbacks; they watch the user's fits.
         vars(auxiliary).pop("_skl_callbacks", None)
         with warnings.catch_warnings():
             # Capping max_iter at n_iter_ routinely ends before tol is met.
             warnings.simplefilter("ignore", ConvergenceWarning)
-            auxiliary._fit(*train, incremental=False)
-        return auxiliary, tuple(held_out)
+            auxiliary.fit(train[0], train[1], sample_weight=train[2])
+        X_out, y_out, sw_out = held_out
+        self.noise_variance_ = auxiliary._mean_squared_residual(
+            X_out, y_out.astype(X.dtype, copy=False), sw_out
+        )
+        return self
 
     # -- public API -----------------------------------------------------
-    @available_if(_stochastic_solver)
+    @available_if(stochastic_solver)
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(
         self,
@@ -385,13 +422,7 @@ class DropoutMLPRegressor(RegressorMixin, BaseDropoutMLP):
         self : object
             The updated estimator.
         """
-        # One epoch is cheaper than the auxiliary fit of ``fit``'s noise
-        # estimate, so partial_fit measures the residuals on its own rows.
-        self._train_residuals_only = True
-        try:
-            return self._fit(X, y, sample_weight=sample_weight, incremental=True)
-        finally:
-            self.__dict__.pop("_train_residuals_only", None)
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
     def predict(
         self, X: MatrixLike, return_std: bool = False
@@ -408,8 +439,8 @@ class DropoutMLPRegressor(RegressorMixin, BaseDropoutMLP):
             ``sqrt(var_mc + noise_variance_)``, where ``var_mc`` is the
             variance across the passes (the model's uncertainty, which
             shrinks where training data are dense) and ``noise_variance_``
-            the constant noise variance estimated at fit time on held-out
-            rows (the data's noise, the same for every row). The passes are
+            the constant noise variance estimated at fit time (the data's
+            noise, the same for every row; see ``noise_variance_``). The passes are
             seeded from the fit, so repeated calls agree. For the model's
             part alone, use ``predict_samples(X).std(axis=0)``. Without
             dropout the passes agree and the std is
@@ -427,9 +458,8 @@ class DropoutMLPRegressor(RegressorMixin, BaseDropoutMLP):
         if not return_std:
             return self._squeeze(self._forward(X))
         samples = self._monte_carlo_outputs(X, DEFAULT_MC_SAMPLES, self._mc_seed)
-        mean = samples.mean(axis=0)
-        variance = samples.var(axis=0) + self.noise_variance_
-        return self._squeeze(mean), self._squeeze(np.sqrt(variance))
+        mean, std = predictive_mean_std(samples, self.noise_variance_)
+        return self._squeeze(mean), self._squeeze(std)
 
     def predict_samples(
         self,
@@ -462,7 +492,4 @@ class DropoutMLPRegressor(RegressorMixin, BaseDropoutMLP):
         return output[..., 0] if self.n_outputs_ == 1 else output
 
 
-def _mean_squared_residual(model, X, y, sample_weight):
-    """Per-output (weighted) mean squared residual of ``model``'s whole network."""
-    residuals = y.reshape(len(y), -1) - model._forward(X)
-    return np.average(residuals**2, axis=0, weights=sample_weight)
+DropoutMLPRegressor.__doc__ = document_dropout_types(DropoutMLPRegressor.__doc__)

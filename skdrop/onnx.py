@@ -40,7 +40,7 @@ except ImportError as exc:
     ) from exc
 
 from ._activations import SELU_ALPHA, SELU_SCALE
-from ._classifier import DropoutMLPClassifier
+from ._classifier import DropoutMLPClassifier, target_type
 from ._regressor import DropoutMLPRegressor
 
 __all__ = ["CLASSIFIER_ALIAS", "REGRESSOR_ALIAS"]
@@ -214,7 +214,7 @@ def _multilabel_labels(scope, container, output, label, proto_dtype):
 
 
 def _is_multilabel(model):
-    return model._label_binarizer.y_type_.startswith("multilabel")
+    return target_type(model).startswith("multilabel")
 
 
 def _label_classes(model):

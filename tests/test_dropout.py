@@ -11,14 +11,21 @@ import pytest
 import skdrop._base
 from skdrop import DropoutMLPClassifier, DropoutMLPRegressor
 from skdrop._activations import selu
-from skdrop._dropout import (
+from skdrop._network import Network
+from skdrop._noise import (
+    NOISE,
     RATE_RESOLUTION,
-    Dropout,
     alpha_dropout_affine,
     draw_keep_mask,
-    quantised_rate,
 )
-from skdrop._network import Network
+
+
+def noise_factors(noise, n_rows):
+    """``(mult, add)`` of the last sample, read through the public ``apply``."""
+    ones = np.ones((n_rows, noise.width), dtype=noise.dtype)
+    add = noise.apply(np.zeros_like(ones), np.empty_like(ones))
+    return noise.apply(ones, np.empty_like(ones)) - add, add
+
 
 # Deviations larger than this many standard errors count as failures
 # (probability below 1e-6 per check under the null hypothesis).
@@ -26,7 +33,7 @@ Z = 5.0
 
 
 def _sample(rate, kind, n_rows=2000, width=500, seed=0):
-    dropout = Dropout(rate, width, np.float64, kind)
+    dropout = NOISE[kind](rate, width, np.float64)
     dropout.sample(np.random.default_rng(seed), n_rows)
     return dropout
 
@@ -35,7 +42,7 @@ def _sample(rate, kind, n_rows=2000, width=500, seed=0):
 @pytest.mark.parametrize("rate", [0.05, 0.2, 0.5, 0.8])
 def test_fraction_dropped_matches_rate(kind, rate):
     dropout = _sample(rate, kind)
-    dropped = dropout.mult[:2000] == 0
+    dropped = noise_factors(dropout, 2000)[0] == 0
     n = dropped.size
     q = dropout.rate
     assert abs(dropped.mean() - q) <= Z * np.sqrt(q * (1 - q) / n)
@@ -52,7 +59,7 @@ def test_keep_mask_probability_is_exact_in_16_bit_units(threshold):
 @pytest.mark.parametrize("rate", [0.1, 0.5])
 def test_bernoulli_keeps_scaled_units_and_preserves_mean(rate):
     dropout = _sample(rate, "bernoulli")
-    mult = dropout.mult[:2000]
+    mult = noise_factors(dropout, 2000)[0]
     kept = mult[mult != 0]
     np.testing.assert_allclose(kept, 1 / (1 - dropout.rate))
     H = np.full((2000, 500), 3.0)
@@ -66,7 +73,7 @@ def test_bernoulli_keeps_scaled_units_and_preserves_mean(rate):
 @pytest.mark.parametrize("rate", [0.1, 0.5, 0.7])
 def test_gaussian_noise_has_mean_one_and_variance_p_over_1_minus_p(rate):
     dropout = _sample(rate, "gaussian")
-    mult = dropout.mult[:2000]
+    mult = noise_factors(dropout, 2000)[0]
     n = mult.size
     variance = rate / (1 - rate)
     assert abs(mult.mean() - 1) <= Z * np.sqrt(variance / n)
@@ -81,7 +88,7 @@ def test_gaussian_noise_has_mean_one_and_variance_p_over_1_minus_p(rate):
 def test_alpha_dropout_keeps_standard_normal_inputs_standard(rate):
     rng = np.random.default_rng(2)
     H = rng.standard_normal((2000, 500))
-    dropout = Dropout(rate, 500, np.float64, "alpha")
+    dropout = NOISE["alpha"](rate, 500, np.float64)
     dropout.sample(rng, 2000)
     out = dropout.apply(H, np.empty_like(H))
     n = out.size
@@ -92,7 +99,7 @@ def test_alpha_dropout_keeps_standard_normal_inputs_standard(rate):
     # And it is not the identity: dropped units sit at one value.
     a, b = alpha_dropout_affine(dropout.rate)
     saturation = a * dropout_saturation() + b
-    dropped = dropout.mult[:2000] == 0
+    dropped = noise_factors(dropout, 2000)[0] == 0
     np.testing.assert_allclose(out[dropped], saturation)
 
 
@@ -109,7 +116,7 @@ def test_alpha_dropout_after_selu_stays_normalised():
     rng = np.random.default_rng(3)
     Z_pre = rng.standard_normal((4000, 250))
     selu(Z_pre)
-    dropout = Dropout(0.1, 250, np.float64, "alpha")
+    dropout = NOISE["alpha"](0.1, 250, np.float64)
     dropout.sample(rng, 4000)
     out = dropout.apply(Z_pre, np.empty_like(Z_pre))
     assert abs(out.mean()) < 0.01
@@ -134,8 +141,7 @@ def test_deep_selu_network_with_alpha_dropout_self_normalises():
 
 @pytest.mark.parametrize("rate", [0.123456, 0.5 + 1e-7, 1e-6, 0.3])
 def test_rates_are_quantised_to_1_over_65536(rate):
-    dropout = Dropout(rate, 10, np.float64, "bernoulli")
-    assert dropout.rate == quantised_rate(rate)
+    dropout = NOISE["bernoulli"](rate, 10, np.float64)
     assert (dropout.rate * RATE_RESOLUTION).is_integer()
     assert abs(dropout.rate - rate) <= 0.5 / RATE_RESOLUTION
     # The scale uses the quantised rate, so the expected multiplier is 1
@@ -143,18 +149,18 @@ def test_rates_are_quantised_to_1_over_65536(rate):
     keep_probability = 1 - dropout.threshold / RATE_RESOLUTION
     if keep_probability < 1:
         dropout.sample(np.random.default_rng(0), 5)
-        scale = dropout.mult[:5].max()
+        scale = noise_factors(dropout, 5)[0].max()
         assert keep_probability * scale == pytest.approx(1.0, abs=1e-15)
 
 
 def test_rate_below_half_resolution_drops_nothing():
     dropout = _sample(1e-6, "bernoulli", n_rows=100, width=100)
     assert dropout.rate == 0
-    np.testing.assert_array_equal(dropout.mult[:100], 1.0)
+    np.testing.assert_array_equal(noise_factors(dropout, 100)[0], 1.0)
 
 
 def test_gaussian_rate_is_not_quantised():
-    assert Dropout(0.123456, 10, np.float64, "gaussian").rate == 0.123456
+    assert NOISE["gaussian"](0.123456, 10, np.float64).rate == 0.123456
 
 
 # -- wiring in the estimators ----------------------------------------------
@@ -203,9 +209,9 @@ def test_per_layer_rates_reach_the_right_layers(recorded_networks, Estimator, ki
         if rate == 0:
             assert dropout is None, layer
             continue
-        assert dropout.kind == kind
+        assert dropout.name == kind
         assert dropout.rate == pytest.approx(rate, abs=1 / RATE_RESOLUTION)
-        mult = dropout.mult[:600]
+        mult = noise_factors(dropout, 600)[0]
         if kind == "gaussian":
             variance = rate / (1 - rate)
             se = variance * np.sqrt(2 / mult.size)
@@ -230,3 +236,40 @@ def test_training_uses_the_configured_noise(recorded_networks):
     assert trained, "the training network has no dropout"
     rates = [d.rate for d in trained[0].dropouts]
     assert rates == pytest.approx([0.1, 0.5, 0.2])
+
+
+@pytest.mark.parametrize("kind", list(NOISE))
+@pytest.mark.parametrize("rate", [1 - 1e-7, 1 - 0.4 / RATE_RESOLUTION])
+def test_rate_that_rounds_to_one_keeps_a_level(kind, rate):
+    # 16-bit quantisation would round these to 1.0 (drop everything, scale
+    # by 1 / 0): the threshold is clamped so that one level in 65536 is kept.
+    dropout = NOISE[kind](rate, 50, np.float64)
+    assert dropout.rate < 1
+    dropout.sample(np.random.default_rng(0), 400)
+    mult, add = noise_factors(dropout, 400)
+    assert np.isfinite(mult).all()
+    assert np.isfinite(add).all()
+
+
+@pytest.mark.parametrize("Estimator", [DropoutMLPClassifier, DropoutMLPRegressor])
+@pytest.mark.parametrize("kind", list(NOISE))
+def test_estimators_fit_with_a_rate_just_below_one(Estimator, kind):
+    X = np.random.default_rng(0).standard_normal((60, 4))
+    y = (X[:, 0] > 0).astype(int)
+    model = Estimator(
+        hidden_layer_sizes=(8,),
+        dropout_rate=1 - 1e-7,
+        dropout_type=kind,
+        activation="selu",
+        learning_rate_init=1e-4,
+        max_iter=2,
+        random_state=0,
+    ).fit(X, y)
+    assert np.isfinite(model.predict_samples(X, n_samples=2, random_state=0)).all()
+
+
+def test_noise_registry_documents_every_kind():
+    for Estimator in (DropoutMLPClassifier, DropoutMLPRegressor):
+        for name, cls in NOISE.items():
+            assert repr(name) in Estimator.__doc__
+            assert cls.__doc__.split()[1] in Estimator.__doc__

@@ -14,18 +14,19 @@ import tracemalloc
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from _penalized import penalized_backward, penalized_loss
 from sklearn.neural_network._stochastic_optimizers import (
     AdamOptimizer,
     SGDOptimizer,
 )
 
 from skdrop._activations import SELU_ALPHA, SELU_SCALE
-from skdrop._dropout import MASK_CHUNK, draw_keep_mask, mask_bits
 from skdrop._network import Network
-from skdrop._optimizers import MOMENT_SCALE_FLOOR, SGD, UPDATE_BLOCK, Adam
+from skdrop._noise import MASK_CHUNK, NOISE, draw_keep_mask, mask_bits
+from skdrop._optimizers import MOMENT_SCALE_FLOOR, SGD, UPDATE_BLOCK, Adam, L2Penalty
 
 ACTIVATIONS = ["identity", "logistic", "tanh", "relu", "selu"]
-DROPOUT_TYPES = ["bernoulli", "gaussian", "alpha"]
+DROPOUT_TYPES = list(NOISE)
 DTYPES = [np.float32, np.float64]
 UNITS = [7, 9, 8, 4]
 ALPHA = 0.01
@@ -120,9 +121,11 @@ def _noise_of_last_forward(network, n_rows):
         if dropout is None:
             noise.append(None)
             continue
-        mult = dropout.mult[:n_rows].astype(np.float64)
-        add = 0.0 if dropout.add is None else dropout.add[:n_rows].astype(np.float64)
-        noise.append((mult, add))
+        # apply() of ones and zeros reads the factors through the public API.
+        ones = np.ones((n_rows, dropout.width), dtype=dropout.dtype)
+        add = dropout.apply(np.zeros_like(ones), np.empty_like(ones))
+        mult = dropout.apply(ones, np.empty_like(ones)) - add
+        noise.append((mult.astype(np.float64), add.astype(np.float64)))
     return noise
 
 
@@ -131,8 +134,8 @@ def _check_against_reference(network, X, Y, activation):
     dtype = network.dtype.type
     network.forward(X, np.random.default_rng(2))
     noise = _noise_of_last_forward(network, n_rows)
-    weight_sum = network.backward(Y, None, ALPHA, dropout_on=True)
-    loss = network.loss("log_loss", Y, None, ALPHA, weight_sum)
+    weight_sum = penalized_backward(network, Y, None, ALPHA, dropout_on=True)
+    loss = penalized_loss(network, "log_loss", Y, None, ALPHA, weight_sum)
 
     as64 = [p.astype(np.float64) for p in network.coefs + network.intercepts]
     coefs, intercepts = as64[: len(network.coefs)], as64[len(network.coefs) :]
@@ -187,8 +190,8 @@ def test_float32_stays_float32(kind):
     output = network.forward(X, np.random.default_rng(0))
     assert output.dtype == np.float32
     for dropout in network.dropouts:
-        assert dropout.mult.dtype == np.float32
-    network.backward(Y, None, ALPHA, dropout_on=True)
+        assert dropout.dtype == np.float32
+    penalized_backward(network, Y, None, ALPHA, dropout_on=True)
     assert network.grad.dtype == np.float32
 
 
@@ -197,9 +200,11 @@ def test_masks_are_redrawn_every_batch():
     network = _network("relu", np.float64, [0.0, 0.5, 0.5], "bernoulli")
     rng = np.random.default_rng(0)
     network.forward(X, rng)
-    first = network.dropouts[1].mult[: X.shape[0]].copy()
+    ones = np.ones((X.shape[0], UNITS[1]))
+    first = network.dropouts[1].apply(ones, np.empty_like(ones))
     network.forward(X, rng)
-    assert not np.array_equal(first, network.dropouts[1].mult[: X.shape[0]])
+    second = network.dropouts[1].apply(ones, np.empty_like(ones))
+    assert not np.array_equal(first, second)
 
 
 def _keep_from_one_draw(seed, threshold, n):
@@ -274,13 +279,13 @@ def _n_weights(shapes, sizes):
 
 
 def _take_steps(optimizer, params, grads, decay, n_weights):
-    """A step per gradient; each returns the weights' squared norm before it
-    (the L2 penalty's value over ``decay / 2``), or 0 without decay."""
+    """A step per gradient with an L2 penalty of strength ``decay``; each
+    returns the penalty's value before it, ``decay / 2 * ||W||^2``."""
+    penalty = L2Penalty(1.0, n_weights)
     for grad in grads:
         weights = params[:n_weights].astype(np.float64)
-        squared_norm = optimizer.step(params, grad.copy(), decay, n_weights)
-        expected = np.dot(weights, weights) if decay else 0.0
-        assert squared_norm == pytest.approx(expected, rel=1e-5)
+        value = optimizer.step(params, grad.copy(), penalty, decay)
+        assert value == pytest.approx(0.5 * decay * np.dot(weights, weights), rel=1e-5)
 
 
 @pytest.mark.parametrize("decay", [0.0, 0.1])
@@ -395,14 +400,13 @@ def test_training_step_allocates_no_large_array(activation, kind, solver):
     X = data_rng.standard_normal((n_rows, 32)).astype(dtype)
     Y = np.eye(10, dtype=dtype)[data_rng.integers(10, size=n_rows)]
     mask_rng = np.random.default_rng(2)
+    penalty = L2Penalty(1e-4, network.n_coef_params)
 
     def step():
         # As the estimators' training loop does it.
-        _, weight_sum = network.train_step_gradient(
-            X, Y, None, "log_loss", 1e-4, mask_rng, with_penalty=False
-        )
+        _, weight_sum = network.train_step_gradient(X, Y, None, "log_loss", mask_rng)
         optimizer.step(
-            network.params, network.grad, 1e-4 / weight_sum, network.n_coef_params
+            network.params, network.grad, penalty, penalty.strength(weight_sum)
         )
 
     step()  # the first step allocates the reused buffers

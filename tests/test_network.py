@@ -8,6 +8,7 @@ every hidden activation and every loss/output pair, with and without dropout
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from _penalized import penalized_backward, penalized_loss
 
 from skdrop._losses import OUTPUT_ACTIVATION_OF_LOSS
 from skdrop._network import Network
@@ -46,7 +47,7 @@ def _loss_at(network, params, X, y, sw, loss, alpha, rng):
     network.params[...] = params
     network.forward(X, rng)
     weight_sum = len(y) if sw is None else sw.sum()
-    value = network.loss(loss, y, sw, alpha, weight_sum)
+    value = penalized_loss(network, loss, y, sw, alpha, weight_sum)
     network.params[...] = saved
     return value
 
@@ -65,7 +66,7 @@ def _numerical_gradient(network, X, y, sw, loss, alpha, rng, eps=1e-6):
 
 def _analytic_gradient(network, X, y, sw, alpha, rng):
     network.forward(X, rng)
-    network.backward(y, sw, alpha, dropout_on=rng is not None)
+    penalized_backward(network, y, sw, alpha, dropout_on=rng is not None)
     return network.grad.copy()
 
 
@@ -119,8 +120,8 @@ def test_sparse_input_gives_the_dense_gradient():
     np.testing.assert_allclose(sparse, dense, rtol=1e-12, atol=1e-14)
 
 
-def test_gradient_without_penalty_leaves_out_exactly_the_l2_term():
-    """For an optimiser that adds ``decay * coefs`` itself, as training does."""
+def test_network_gradient_and_loss_leave_out_the_l2_penalty():
+    """The data term only: the penalty is added by skdrop._optimizers.L2Penalty."""
     rng = np.random.default_rng(8)
     network = _network("relu", "log_loss")
     X = rng.normal(size=(6, 4))
@@ -128,35 +129,21 @@ def test_gradient_without_penalty_leaves_out_exactly_the_l2_term():
     sw = rng.uniform(0.5, 2.0, size=6)
     alpha = 0.3
     with_penalty = _analytic_gradient(network, X, y, sw, alpha, None)
-    network.forward(X)
-    weight_sum = network.backward(y, sw, alpha, False, with_penalty=False)
+    loss, weight_sum = network.train_step_gradient(X, y, sw, "log_loss", None)
     assert weight_sum == pytest.approx(sw.sum())
     without = network.grad.copy()
     n_weights = network.n_coef_params
+    weights = network.params[:n_weights]
     np.testing.assert_allclose(
-        without[:n_weights] + alpha / weight_sum * network.params[:n_weights],
+        without[:n_weights] + alpha / weight_sum * weights,
         with_penalty[:n_weights],
         rtol=1e-12,
     )
     np.testing.assert_array_equal(without[n_weights:], with_penalty[n_weights:])
-
-
-def test_training_step_without_penalty_leaves_it_out_of_the_loss():
-    rng = np.random.default_rng(9)
-    network = _network("tanh", "squared_error")
-    X = rng.normal(size=(5, 4))
-    y = rng.normal(size=(5, 3))
-    alpha = 0.7
-    full, weight_sum = network.train_step_gradient(
-        X, y, None, "squared_error", alpha, None
-    )
-    data, _ = network.train_step_gradient(
-        X, y, None, "squared_error", alpha, None, with_penalty=False
-    )
-    weights = network.params[: network.n_coef_params]
     penalty = 0.5 * alpha / weight_sum * np.dot(weights, weights)
     assert penalty > 0
-    assert data + penalty == pytest.approx(full, rel=1e-12)
+    full = penalized_loss(network, "log_loss", y, sw, alpha, weight_sum)
+    assert loss + penalty == pytest.approx(full, rel=1e-12)
 
 
 def test_parameters_are_views_of_one_flat_vector():

@@ -12,7 +12,7 @@ import skops.io as sio
 from sklearn.exceptions import InconsistentVersionWarning
 
 from skdrop import DropoutMLPClassifier, DropoutMLPRegressor, __version__
-from skdrop._base import InconsistentSkdropVersionWarning
+from skdrop._persistence import InconsistentSkdropVersionWarning
 
 X = np.random.default_rng(0).normal(size=(30, 3))
 Y = {DropoutMLPClassifier: np.arange(30) % 3, DropoutMLPRegressor: X[:, 0]}

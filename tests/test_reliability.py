@@ -23,6 +23,7 @@ import scipy.sparse as sp
 import skdrop._network as network_module
 from skdrop import DropoutMLPClassifier, DropoutMLPRegressor
 
+SANE_RATE = 1e-6
 DIVERGED = r"Training diverged: .*learning_rate_init=1e\+?0?300"
 
 
@@ -97,6 +98,9 @@ def _fitted_sgd(cls, warm_start):
     estimator = cls(
         hidden_layer_sizes=(3,),
         solver="sgd",
+        # Small enough for targets of scale 1e3: the fit must be sane before
+        # a test makes it diverge.
+        learning_rate_init=SANE_RATE,
         max_iter=5,
         random_state=0,
         warm_start=warm_start,
@@ -135,7 +139,7 @@ def test_divergent_warm_start_keeps_previous_weights(cls):
         estimator.fit(X, y)
     _assert_unchanged(estimator, X, before)
     # Training resumes from the same weights once the rate is sane.
-    estimator.set_params(learning_rate_init=1e-3, max_iter=2)
+    estimator.set_params(learning_rate_init=SANE_RATE, max_iter=2)
     estimator.fit(X, y)
     assert estimator.n_iter_ == 2
     assert estimator.t_ == before["t_"] + 2 * 40

@@ -1,0 +1,150 @@
+"""Training pieces that are pure NumPy: batches, steps, stopping, L-BFGS.
+
+The estimator layer strings these together (epochs, callbacks, warnings,
+fitted attributes); nothing here knows of estimators.
+"""
+
+import math
+
+import numpy as np
+import scipy.optimize
+import scipy.sparse as sp
+
+
+class NonFiniteTrainingError(ValueError):
+    """Training produced a non-finite loss or non-finite weights."""
+
+
+class EpochBatches:
+    """Mini-batches of (X, y, sample_weight), reshuffled every epoch.
+
+    With shuffling, the rows of each dense batch are gathered into reused
+    batch-sized buffers: no per-batch allocation, and no shuffled copy of the
+    whole data set. A yielded batch is valid until the next one is drawn.
+    """
+
+    def __init__(self, X, y, sample_weight, batch_size, shuffle):
+        self.X, self.y, self.sample_weight = X, y, sample_weight
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.n_samples = X.shape[0]
+        self._buffers = None
+
+    def epoch(self, rng):
+        """Yield the batches of one epoch, shuffled by ``rng``."""
+        order = rng.permutation(self.n_samples) if self.shuffle else None
+        for start in range(0, self.n_samples, self.batch_size):
+            stop = min(start + self.batch_size, self.n_samples)
+            if order is None:
+                yield self._rows(slice(start, stop))
+            else:
+                yield self._gathered(order[start:stop])
+
+    def _rows(self, rows):
+        sw = self.sample_weight
+        return self.X[rows], self.y[rows], None if sw is None else sw[rows]
+
+    def _gathered(self, index):
+        if sp.issparse(self.X):
+            return self._rows(index)
+        if self._buffers is None:
+            self._buffers = [
+                None
+                if a is None
+                else np.empty((self.batch_size, *a.shape[1:]), a.dtype)
+                for a in (self.X, self.y, self.sample_weight)
+            ]
+        # mode="clip": with the default mode="raise", take copies through a
+        # hidden temporary; the indices are a permutation, never out of range.
+        return tuple(
+            None
+            if a is None
+            else np.take(a, index, axis=0, out=buffer[: len(index)], mode="clip")
+            for a, buffer in zip(
+                (self.X, self.y, self.sample_weight), self._buffers, strict=True
+            )
+        )
+
+
+def train_on_batch(network, optimizer, loss_name, penalty, X, y, sample_weight, rng):
+    """One optimiser step on a batch; return the batch's loss with penalty.
+
+    ``rng`` draws the dropout masks (``None``: no dropout). The optimiser
+    adds the L2 penalty's gradient block by block as it updates, in cache,
+    rather than in passes of its own over the weights.
+    """
+    loss, weight_sum = network.train_step_gradient(X, y, sample_weight, loss_name, rng)
+    strength = penalty.strength(weight_sum)
+    loss += optimizer.step(network.params, network.grad, penalty, strength)
+    if not math.isfinite(loss):
+        raise NonFiniteTrainingError(f"the loss became {loss}")
+    return loss
+
+
+class NoImprovementTracker:
+    """Counts epochs in a row without an improvement of at least ``tol``.
+
+    Follows scikit-learn's rule: a score (higher is better) must beat the
+    best so far by ``tol``; a loss (lower is better) must be ``tol`` below
+    the best loss. The best value is kept either way.
+
+    Parameters
+    ----------
+    tol : float
+    best : float
+        Best value so far (``-inf`` or ``inf`` before the first epoch).
+    count : int
+        Epochs without improvement so far.
+    higher_is_better : bool
+    """
+
+    def __init__(self, tol, best, count, higher_is_better):
+        self.tol = tol
+        self.best = best
+        self.count = count
+        self.higher_is_better = higher_is_better
+
+    def record(self, value):
+        """Record an epoch's value; return whether it is the best so far."""
+        sign = 1.0 if self.higher_is_better else -1.0
+        if sign * value < sign * self.best + self.tol:
+            self.count += 1
+        else:
+            self.count = 0
+        improved = sign * value > sign * self.best
+        if improved:
+            self.best = value
+        return improved
+
+
+def minimize_lbfgs(network, X, y, sample_weight, loss_name, penalty, options):
+    """Fit ``network`` with SciPy's L-BFGS-B on the full batch.
+
+    The objective is the loss ``loss_name`` plus the L2 ``penalty``
+    (:class:`skdrop._optimizers.L2Penalty`); ``options`` go to
+    ``scipy.optimize.minimize``. The optimisation runs in float64 whatever
+    the network's dtype. Returns SciPy's result, with the network's
+    parameters set to its solution.
+    """
+    scratch = np.empty(penalty.n_weights, dtype=network.dtype)
+
+    def loss_and_gradient(packed):
+        network.params[...] = packed
+        loss, weight_sum = network.train_step_gradient(
+            X, y, sample_weight, loss_name, None
+        )
+        strength = penalty.strength(weight_sum)
+        loss += penalty.add_gradient(network.params, network.grad, strength, scratch)
+        return loss, network.grad.astype(np.float64)
+
+    result = scipy.optimize.minimize(
+        loss_and_gradient,
+        network.params.astype(np.float64),
+        method="L-BFGS-B",
+        jac=True,
+        options=options,
+    )
+    network.params[...] = result.x
+    if not math.isfinite(result.fun):
+        raise NonFiniteTrainingError(f"the loss became {result.fun}")
+    return result
