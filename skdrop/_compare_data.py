@@ -1,0 +1,183 @@
+"""Data for ``python -m skdrop compare``: bundled datasets or a CSV file."""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn import datasets
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+BUNDLED = {
+    "digits": ("classification", datasets.load_digits),
+    "breast_cancer": ("classification", datasets.load_breast_cancer),
+    "wine": ("classification", datasets.load_wine),
+    "iris": ("classification", datasets.load_iris),
+    "diabetes": ("regression", datasets.load_diabetes),
+}
+# An integer target with at most this many distinct values is taken for
+# class labels; with more, for a quantity to regress.
+MAX_INTEGER_CLASSES = 20
+
+
+class DataError(ValueError):
+    """The data cannot be used for the comparison (reported as a usage error)."""
+
+
+@dataclass
+class Dataset:
+    """Features, target and what the comparison needs to know about them."""
+
+    name: str
+    X: object
+    y: np.ndarray
+    task: str
+    numeric_columns: list = field(default_factory=list)
+    categorical_columns: list = field(default_factory=list)
+    task_reason: str = ""
+
+    @property
+    def n_rows(self):
+        return len(self.y)
+
+    @property
+    def n_features(self):
+        return self.X.shape[1]
+
+    def describe(self):
+        """One line: name, size, kind of columns and the task."""
+        parts = [f"{self.n_rows} rows", f"{self.n_features} feature columns"]
+        if self.categorical_columns:
+            parts.append(f"{len(self.categorical_columns)} of them categorical")
+        if self.task == "classification":
+            parts.append(f"{len(np.unique(self.y))} classes")
+        reason = f" ({self.task_reason})" if self.task_reason else ""
+        return f"{self.name}: {', '.join(parts)}; {self.task}{reason}"
+
+
+def make_preprocessor(dataset):
+    """A fresh, unfitted transformer of the dataset's feature columns.
+
+    Numeric columns are imputed with their median and standardised;
+    categorical ones imputed with their most frequent value and one-hot
+    encoded (categories unseen in a training fold become all zeros).
+    """
+    if not dataset.categorical_columns and not hasattr(dataset.X, "columns"):
+        return StandardScaler()
+    numeric = make_pipeline(SimpleImputer(strategy="median"), StandardScaler())
+    categorical = make_pipeline(
+        SimpleImputer(strategy="most_frequent"),
+        OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+    )
+    return ColumnTransformer(
+        [
+            ("numeric", numeric, dataset.numeric_columns),
+            ("categorical", categorical, dataset.categorical_columns),
+        ]
+    )
+
+
+def load_bundled(name):
+    """A dataset shipped with scikit-learn (nothing is downloaded)."""
+    task, loader = BUNDLED[name]
+    X, y = loader(return_X_y=True)
+    return Dataset(name=name, X=X, y=y, task=task)
+
+
+def load_csv(path, target, task=None):
+    """Read ``path`` and split off the ``target`` column.
+
+    Raises
+    ------
+    DataError
+        If pandas is missing, the file is empty or unreadable, the target
+        column is absent, no feature column is left, or the target has a
+        single value (or too few rows per class).
+    """
+    try:
+        import pandas as pd
+    except ImportError as exc:
+        raise DataError(
+            "--csv needs pandas: pip install pandas (or the test extra: "
+            'pip install -e ".[test]")'
+        ) from exc
+    try:
+        frame = pd.read_csv(path)
+    except pd.errors.EmptyDataError as exc:
+        raise DataError(f"--csv {path}: the file is empty") from exc
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        message = str(exc).strip().splitlines()[0]
+        raise DataError(f"--csv {path}: not a readable CSV file ({message})") from exc
+    if target not in frame.columns:
+        columns = ", ".join(map(str, frame.columns[:20]))
+        raise DataError(f"--target {target!r} is not a column of {path}: {columns}")
+    frame = frame.dropna(subset=[target])
+    if len(frame) == 0:
+        raise DataError(f"--csv {path}: no row has a value in column {target!r}")
+    features = frame.drop(columns=[target])
+    if features.shape[1] == 0:
+        raise DataError(f"--csv {path}: no feature column besides {target!r}")
+    y = frame[target].to_numpy()
+    if len(np.unique(y.astype(str))) < 2:
+        raise DataError(
+            f"--target {target!r} has a single value ({y[0]!r}): nothing to predict"
+        )
+    task, reason = _infer_task(frame[target], task)
+    numeric = [c for c in features.columns if _is_numeric(features[c])]
+    categorical = [c for c in features.columns if c not in numeric]
+    if task == "regression":
+        y = y.astype(float)
+    else:
+        y = y.astype(str) if not _is_numeric(frame[target]) else y
+    return Dataset(
+        name=str(path),
+        X=features,
+        y=y,
+        task=task,
+        numeric_columns=numeric,
+        categorical_columns=categorical,
+        task_reason=reason,
+    )
+
+
+def _is_numeric(column):
+    return column.dtype.kind in "biuf"
+
+
+def _infer_task(column, task):
+    """The task asked for, or the one the target's values suggest."""
+    numeric = _is_numeric(column) and column.dtype.kind != "b"
+    if task == "regression" and not numeric:
+        raise DataError(
+            f"--task regression needs a numeric target; {column.name!r} holds "
+            f"{column.dtype} values"
+        )
+    if task is not None:
+        return task, "set by --task"
+    if not numeric:
+        return "classification", "target is not numeric"
+    values = column.to_numpy(dtype=float)
+    n_distinct = len(np.unique(values))
+    if np.all(values == np.round(values)) and n_distinct <= MAX_INTEGER_CLASSES:
+        return "classification", f"target has {n_distinct} distinct integer values"
+    return "regression", "target is numeric with many values"
+
+
+def check_enough_rows(dataset, folds, inner_folds):
+    """Refuse data too small for the folds, naming the option to change."""
+    needed = folds * inner_folds
+    if dataset.n_rows < 2 * needed:
+        raise DataError(
+            f"{dataset.name} has {dataset.n_rows} rows; --folds {folds} with "
+            f"--inner-folds {inner_folds} needs at least {2 * needed}"
+        )
+    if dataset.task == "classification":
+        labels, counts = np.unique(dataset.y, return_counts=True)
+        smallest = int(counts.argmin())
+        if counts[smallest] < folds:
+            raise DataError(
+                f"class {str(labels[smallest])!r} of the target has "
+                f"{counts[smallest]} rows; --folds {folds} needs at least "
+                f"{folds} per class"
+            )

@@ -1,0 +1,345 @@
+"""Text, Markdown, JSON and a figure for ``python -m skdrop compare``."""
+
+import json
+from collections import Counter
+
+from ._compare import METRICS, TIMES, TUNING_SCORE
+from ._compare_stats import corrected_interval
+
+
+def build_report(dataset, settings, summary, ratio, seconds, version):
+    """Everything the comparison found, as plain JSON-ready data."""
+    families = settings.families
+    n_splits = settings.repeats * settings.folds
+    return {
+        "skdrop_version": version,
+        "dataset": {
+            "name": dataset.name,
+            "rows": dataset.n_rows,
+            "feature_columns": dataset.n_features,
+            "categorical_columns": [str(c) for c in dataset.categorical_columns],
+            "task": dataset.task,
+            "task_reason": dataset.task_reason,
+        },
+        "settings": {
+            "hidden_layer_sizes": list(settings.hidden),
+            "max_iter": settings.max_iter,
+            "random_state": settings.seed,
+            "repeats": settings.repeats,
+            "folds": settings.folds,
+            "outer_splits": n_splits,
+            "test_train_ratio": ratio,
+            "inner_folds": settings.inner_folds,
+            "n_jobs": settings.n_jobs,
+        },
+        "search": {
+            family.key: {
+                "estimator": family.estimator.__name__,
+                "param": family.param,
+                "grid": list(family.grid),
+                "default": family.default,
+            }
+            for family in families
+        }
+        | {"tuning_score": TUNING_SCORE[settings.task]},
+        **summary,
+        "verdict": headline_verdict(summary, settings.task),
+        "elapsed_seconds": seconds,
+    }
+
+
+def summarise(results, ratio, settings):
+    """Intervals for each model and metric, paired differences, verdicts."""
+    metrics = METRICS[settings.task]
+    models, per_split = {}, {}
+    for kind in ("defaults", "tuned"):
+        for family in settings.families:
+            parts = [r[family.key] for r in results]
+            name = f"{family.label} ({kind})"
+            rows = [
+                dict(p["outer"][family.default if kind == "defaults" else p["chosen"]])
+                for p in parts
+            ]
+            if kind == "tuned":
+                for row, p in zip(rows, parts, strict=True):
+                    row["fit_seconds"] = p["search_seconds"]
+            per_split[(family.key, kind)] = rows
+            keys = [m[0] for m in metrics if m[0] in rows[0]] + [t[0] for t in TIMES]
+            models[name] = {
+                key: _interval_dict([row[key] for row in rows], ratio) for key in keys
+            }
+            models[name]["family"] = family.key
+            models[name]["setting"] = kind
+            models[name]["chosen"] = (
+                [p["chosen"] for p in parts] if kind == "tuned" else family.default
+            )
+    differences = []
+    for kind in ("defaults", "tuned"):
+        ours, theirs = per_split[("skdrop", kind)], per_split[("sklearn", kind)]
+        for key, label, direction in metrics:
+            if key not in ours[0] or key not in theirs[0]:
+                continue
+            values = [a[key] - b[key] for a, b in zip(ours, theirs, strict=True)]
+            interval = _interval_dict(values, ratio)
+            differences.append(
+                {
+                    "comparison": kind,
+                    "metric": key,
+                    "label": label,
+                    **interval,
+                    "verdict": _verdict(interval, direction),
+                }
+            )
+    return {
+        "models": models,
+        "differences": differences,
+        "candidates": _candidate_curves(results, ratio, settings),
+        "blas_threads_per_worker": max(r["blas_threads"] for r in results),
+    }
+
+
+def _candidate_curves(results, ratio, settings):
+    """Test-fold headline score of every candidate value (for the plot)."""
+    if not settings.curves:
+        return {}
+    key = METRICS[settings.task][0][0]
+    curves = {}
+    for family in settings.families:
+        curves[family.key] = {
+            "param": family.param,
+            "default": family.default,
+            "points": [
+                {
+                    "value": value,
+                    **_interval_dict(
+                        [r[family.key]["outer"][value][key] for r in results], ratio
+                    ),
+                }
+                for value in family.grid
+            ],
+        }
+    return curves
+
+
+def _interval_dict(values, ratio):
+    interval = corrected_interval(values, ratio)
+    return {
+        "mean": interval.mean,
+        "low": interval.low,
+        "high": interval.high,
+        "p_value": interval.p_value,
+        "per_split": [float(v) for v in values],
+    }
+
+
+def _verdict(interval, direction):
+    if direction == 0 or interval["low"] <= 0 <= interval["high"]:
+        return "no detectable difference at 95 %"
+    higher = interval["low"] > 0
+    return "skdrop better" if higher == (direction > 0) else "skdrop worse"
+
+
+def headline_verdict(summary, task):
+    """One line on the tuned models' headline metric."""
+    key, label, _ = METRICS[task][0]
+    (row,) = [
+        d
+        for d in summary["differences"]
+        if d["comparison"] == "tuned" and d["metric"] == key
+    ]
+    finding = {
+        "skdrop better": "skdrop is better than scikit-learn's MLP at 95 %",
+        "skdrop worse": "skdrop is worse than scikit-learn's MLP at 95 %",
+    }.get(row["verdict"], "no detectable difference at 95 %")
+    return (
+        f"Verdict (both tuned, {label}): {finding} "
+        f"(skdrop - sklearn = {_signed_interval(row)})"
+    )
+
+
+def render_text(report):
+    """The terminal output: what was run, the scores, the differences."""
+    return "\n".join([*_description(report), "", *_tables(report)])
+
+
+def render_markdown(report):
+    """The same content as a Markdown document."""
+    lines = [f"# skdrop compare: {report['dataset']['name']}", ""]
+    lines += [f"{line}  " for line in _description(report)]
+    return "\n".join([*lines, "", *_tables(report), ""])
+
+
+def write_json(report, path):
+    with open(path, "w", encoding="utf-8") as stream:
+        json.dump(report, stream, indent=2, ensure_ascii=False)
+        stream.write("\n")
+
+
+def _description(report):
+    data, settings, search = report["dataset"], report["settings"], report["search"]
+    sk, drop = search["sklearn"], search["skdrop"]
+    reason = f" ({data['task_reason']})" if data["task_reason"] else ""
+    categorical = len(data["categorical_columns"])
+    columns = f"{data['feature_columns']} feature columns" + (
+        f" ({categorical} categorical, one-hot encoded)" if categorical else ""
+    )
+    return [
+        f"Data: {data['name']}, {data['rows']} rows, {columns}; "
+        f"{data['task']}{reason}.",
+        f"Models: standardised inputs -> {sk['estimator']} / {drop['estimator']}, "
+        f"hidden_layer_sizes={tuple(settings['hidden_layer_sizes'])}, "
+        f"max_iter={settings['max_iter']}, random_state={settings['random_state']}"
+        + (
+            ", target standardised per training set"
+            if data["task"] == "regression"
+            else ""
+        )
+        + ".",
+        f"Defaults: sklearn alpha={sk['default']:g}; skdrop "
+        f"dropout_rate={drop['default']:g} (and alpha={sk['default']:g}).",
+        f"Tuned with the same budget: sklearn alpha in {_grid(sk['grid'])}, skdrop "
+        f"dropout_rate in {_grid(drop['grid'])}; {len(sk['grid'])} candidates x "
+        f"{settings['inner_folds']}-fold CV on each training set, lowest "
+        f"{search['tuning_score']} wins.",
+        f"Scores: {settings['repeats']} x {settings['folds']}-fold cross-validation "
+        f"({settings['outer_splits']} test folds); mean ± half-width of the 95 % "
+        f"interval of the corrected resampled t-test (Nadeau & Bengio 2003, "
+        f"{settings['outer_splits'] - 1} df). Fit s of a tuned model includes its "
+        f"search. Run time {report['elapsed_seconds']:.1f} s with "
+        f"{settings['n_jobs']} worker(s), "
+        f"{report['blas_threads_per_worker']} BLAS thread(s) each.",
+    ]
+
+
+def _tables(report):
+    models = report["models"]
+    names = list(models)
+    short = [name.replace("sklearn ", "").replace("skdrop ", "") for name in names]
+    metric_rows = [
+        (label, key) for key, label, _ in METRICS[report["dataset"]["task"]]
+    ] + [(label, key) for key, label in TIMES]
+    header = ["", *short]
+    rows = []
+    for label, key in metric_rows:
+        cells = [
+            _plus_minus(models[n][key]) if key in models[n] else "-" for n in names
+        ]
+        rows.append([label, *cells])
+    rows.append(["chosen", *[_chosen(models[n]) for n in names]])
+    differences = [
+        [
+            d["comparison"],
+            d["label"],
+            _signed_interval(d),
+            f"{d['p_value']:.3f}",
+            d["verdict"],
+        ]
+        for d in report["differences"]
+    ]
+    return [
+        *_table(header, rows),
+        "",
+        "Paired differences, skdrop - sklearn, on the same test folds:",
+        *_table(
+            ["setting", "metric", "difference [95 % CI]", "p", "verdict"], differences
+        ),
+        "",
+        report["verdict"],
+    ]
+
+
+def _table(header, rows):
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(cells):
+        padded = (str(c).ljust(w) for c, w in zip(cells, widths, strict=True))
+        return "| " + " | ".join(padded) + " |"
+
+    return [line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [
+        line(r) for r in rows
+    ]
+
+
+def _grid(values):
+    return "{" + ", ".join(f"{v:g}" for v in values) + "}"
+
+
+def _plus_minus(interval):
+    half = interval["high"] - interval["mean"]
+    digits = 3 if abs(interval["mean"]) < 100 else 1
+    return f"{interval['mean']:.{digits}f} ± {half:.{digits}f}"
+
+
+def _signed_interval(interval):
+    return f"{interval['mean']:+.4f} [{interval['low']:+.4f}, {interval['high']:+.4f}]"
+
+
+def _chosen(model):
+    if model["setting"] == "defaults":
+        return f"{model['chosen']:g}"
+    counts = Counter(model["chosen"]).most_common()
+    return ", ".join(f"{value:g} ({count}x)" for value, count in counts)
+
+
+def draw_plot(report, path):
+    """Test-fold headline score against each tuned parameter, side by side."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    task = report["dataset"]["task"]
+    _, label, _ = METRICS[task][0]
+    settings = report["settings"]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.4), sharey=True)
+    panels = [("skdrop", "dropout_rate", "C1"), ("sklearn", "alpha", "C0")]
+    for ax, (key, param, colour) in zip(axes, panels, strict=True):
+        curve = report["candidates"][key]
+        values = [p["value"] for p in curve["points"]]
+        means = [p["mean"] for p in curve["points"]]
+        ax.fill_between(
+            values,
+            [p["low"] for p in curve["points"]],
+            [p["high"] for p in curve["points"]],
+            color=colour,
+            alpha=0.25,
+            label="95 % CI (corrected t)",
+        )
+        ax.plot(values, means, "o-", color=colour, label="mean over test folds")
+        if curve["default"] in values:
+            index = values.index(curve["default"])
+            ax.plot(
+                values[index],
+                means[index],
+                "k*",
+                markersize=12,
+                label=f"default {param}={curve['default']:g}",
+            )
+        if param == "alpha":
+            if min(values) > 0:
+                ax.set_xscale("log")
+            else:
+                positive = [v for v in values if v > 0] or [1.0]
+                ax.set_xscale("symlog", linthresh=min(positive))
+            ax.set_title(
+                f"{report['search']['sklearn']['estimator']}: {label} against alpha"
+            )
+        else:
+            ax.set_title(
+                f"{report['search']['skdrop']['estimator']}: {label} "
+                "against dropout_rate"
+            )
+        ax.set_xlabel(param)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small")
+    axes[0].set_ylabel(f"{label} on the outer test folds")
+    fig.suptitle(
+        f"{report['dataset']['name']}: {label} of each candidate, fitted on the "
+        f"training folds without tuning;\nmean over {settings['outer_splits']} "
+        f"test folds ({settings['repeats']} x {settings['folds']}-fold CV), "
+        "band = 95 % interval of the corrected resampled t-test",
+        fontsize="medium",
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

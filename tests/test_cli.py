@@ -1,0 +1,177 @@
+"""The command line's argument checks: usage errors before any work."""
+
+import subprocess
+import sys
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import skdrop
+from skdrop import _compare
+from skdrop.__main__ import main
+
+
+@pytest.fixture(autouse=True)
+def no_work(monkeypatch):
+    """Any test here that reaches the comparison has failed to stop early."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the comparison ran despite an invalid argument")
+
+    monkeypatch.setattr(_compare, "run_comparison", refuse)
+
+
+def usage_error(capsys, argv):
+    """Run the command line; return its one error line (exit code 2)."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(["compare", *argv])
+    assert exit_info.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    errors = [line for line in lines if "error:" in line]
+    assert errors == [lines[-1]], lines
+    return lines[-1]
+
+
+INVALID = [
+    (["--max-iter", "0"], "--max-iter"),
+    (["--max-iter", "ten"], "--max-iter"),
+    (["--hidden", "0"], "--hidden"),
+    (["--hidden", "64,0"], "--hidden"),
+    (["--hidden", "64,"], "--hidden"),
+    (["--hidden", "1000000"], "--hidden"),
+    (["--seed", "-1"], "--seed"),
+    (["--seed", str(2**32)], "--seed"),
+    (["--n-jobs", "0"], "--n-jobs"),
+    (["--repeats", "0"], "--repeats"),
+    (["--folds", "1"], "--folds"),
+    (["--inner-folds", "1"], "--inner-folds"),
+    (["--dropout-grid", "0,1"], "--dropout-grid"),
+    (["--dropout-grid", "0.1,0.1"], "--dropout-grid"),
+    (["--dropout-grid", "nan"], "--dropout-grid"),
+    (["--alpha-grid", "-1,0.1,1,2"], "--alpha-grid"),
+    (["--alpha-grid", "0.1,0.2"], "--alpha-grid"),  # fewer than --dropout-grid
+    (["--dataset", "mnist"], "--dataset"),
+    (["--task", "regression"], "--task"),
+    (["--target", "y"], "--target"),
+    (["--csv", "/no/such/file.csv", "--target", "y"], "--csv"),
+    (["--plot", "/no/such/dir/x.png"], "--plot"),
+    (["--plot", "figure.txt"], "--plot"),
+    (["--json", "/no/such/dir/x.json"], "--json"),
+    (["--markdown", "/no/such/dir/x.md"], "--markdown"),
+    (["--unknown-option"], "--unknown-option"),
+]
+
+
+@pytest.mark.parametrize(("argv", "option"), INVALID)
+def test_invalid_values_are_one_line_usage_errors(capsys, argv, option):
+    assert option in usage_error(capsys, argv)
+
+
+def test_output_path_that_is_a_directory(capsys, tmp_path):
+    assert "is a directory" in usage_error(capsys, ["--json", str(tmp_path)])
+
+
+def test_csv_needs_target_and_excludes_dataset(capsys, tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("a,b\n1,2\n")
+    assert "--target" in usage_error(capsys, ["--csv", str(path)])
+    line = usage_error(
+        capsys, ["--csv", str(path), "--target", "b", "--dataset", "iris"]
+    )
+    assert "--dataset" in line
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    option=st.sampled_from(["--max-iter", "--hidden", "--repeats", "--n-jobs"]),
+    value=st.integers(max_value=0),
+)
+def test_generated_non_positive_integers_are_refused(capsys, option, value):
+    if option == "--n-jobs" and value < 0 and value >= -1024:
+        value = 0  # negative n_jobs (-1: all cores) are joblib's convention
+    assert option in usage_error(capsys, [option, str(value)])
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    st.one_of(
+        st.floats(max_value=-1e-9),
+        st.floats(min_value=1.0),
+        st.just(float("nan")),
+    )
+)
+def test_generated_dropout_rates_outside_0_1_are_refused(capsys, rate):
+    assert "--dropout-grid" in usage_error(capsys, ["--dropout-grid", f"0,{rate!r}"])
+
+
+def write(path, text):
+    path.write_text(text)
+    return str(path)
+
+
+def test_csv_content_errors_name_the_problem(capsys, tmp_path):
+    empty = write(tmp_path / "empty.csv", "")
+    assert "empty" in usage_error(capsys, ["--csv", empty, "--target", "y"])
+    good = write(tmp_path / "good.csv", "x,colour,y\n1,red,a\n2,blue,b\n")
+    line = usage_error(capsys, ["--csv", good, "--target", "label"])
+    assert "'label' is not a column" in line and "x, colour, y" in line
+    one = write(tmp_path / "one.csv", "x,y\n" + "".join(f"{i},7\n" for i in range(40)))
+    assert "single value" in usage_error(capsys, ["--csv", one, "--target", "y"])
+    header = write(tmp_path / "header.csv", "x,y\n")
+    assert "no row" in usage_error(capsys, ["--csv", header, "--target", "y"])
+    only = write(tmp_path / "only.csv", "y\n1\n2\n")
+    assert "no feature column" in usage_error(capsys, ["--csv", only, "--target", "y"])
+    text = write(tmp_path / "t.csv", "x,y\n1,a\n2,b\n")
+    line = usage_error(capsys, ["--csv", text, "--target", "y", "--task", "regression"])
+    assert "numeric target" in line
+
+
+def test_too_few_rows_or_rare_classes_are_refused(capsys, tmp_path):
+    rows = "".join(f"{i},{i % 2}\n" for i in range(6))
+    small = write(tmp_path / "small.csv", "x,y\n" + rows)
+    assert "--folds" in usage_error(capsys, ["--csv", small, "--target", "y"])
+    rows = "".join(f"{i},{'a' if i else 'b'}\n" for i in range(40))
+    rare = write(tmp_path / "rare.csv", "x,y\n" + rows)
+    line = usage_error(capsys, ["--csv", rare, "--target", "y", "--folds", "3"])
+    assert "class 'b'" in line
+
+
+def run_module(*argv):
+    return subprocess.run(
+        [sys.executable, "-m", "skdrop", *argv],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_version_and_a_real_usage_error():
+    result = run_module("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"skdrop {skdrop.__version__}"
+    result = run_module("compare", "--max-iter", "0")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "python -m skdrop compare: error: argument --max-iter: must be between 1 "
+        "and 1000000, got 0"
+    )
+    assert "Traceback" not in result.stderr
+
+
+def test_help_shows_defaults_and_no_markup(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["compare", "--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for default in ["(default: 100)", "(default: 0)", "(default: 5)", "(default: 1)"]:
+        assert default in text
+    assert "``" not in text and ":class:" not in text

@@ -1,0 +1,110 @@
+"""python -m skdrop compare: whole runs on tiny budgets."""
+
+import json
+
+import numpy as np
+import pytest
+
+from skdrop.__main__ import main
+
+# The smallest budget that still exercises every part: 1 x 2-fold outer CV,
+# 2 candidates x 2 inner folds, a tiny network.
+TINY = [
+    "--hidden", "8", "--max-iter", "15", "--repeats", "2", "--folds", "2",
+    "--inner-folds", "2", "--dropout-grid", "0,0.5", "--alpha-grid", "0.0001,0.1",
+    "--quiet",
+]  # fmt: skip
+
+
+def mixed_csv(path, task):
+    """Numeric and categorical features; a string label or a float target."""
+    rng = np.random.default_rng(0)
+    n = 60
+    x1, x2 = rng.normal(size=n), rng.uniform(0, 100, size=n)
+    colour = rng.choice(["red", "green", "blue"], size=n)
+    if task == "classification":
+        target = np.where(x1 + (colour == "red") > 0.3, "yes", "no")
+    else:
+        target = 3 * x1 + (colour == "blue") + rng.normal(scale=0.1, size=n)
+    lines = ["x1,x2,colour,target"]
+    lines += [
+        f"{a:.4f},{b:.2f},{c},{t}"
+        for a, b, c, t in zip(x1, x2, colour, target, strict=True)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_csv_round_trip_to_json(tmp_path, capsys, task):
+    csv = mixed_csv(tmp_path / "data.csv", task)
+    out = tmp_path / "report.json"
+    main(["compare", "--csv", csv, "--target", "target", "--json", str(out), *TINY])
+    text = capsys.readouterr().out
+    assert "1 categorical, one-hot encoded" in text and "Verdict" in text
+    report = json.loads(out.read_text())
+    assert set(report) >= {
+        "dataset", "settings", "search", "models", "differences", "verdict",
+        "blas_threads_per_worker", "elapsed_seconds", "skdrop_version",
+    }  # fmt: skip
+    assert report["dataset"]["task"] == task
+    assert report["dataset"]["categorical_columns"] == ["colour"]
+    assert report["search"]["skdrop"]["grid"] == [0.0, 0.5]
+    assert report["search"]["sklearn"]["grid"] == [0.0001, 0.1]
+    assert len(report["models"]) == 4
+    assert report["blas_threads_per_worker"] == 1
+    for model in report["models"].values():
+        assert len(model["fit_seconds"]["per_split"]) == 4
+        for key, interval in model.items():
+            if isinstance(interval, dict):
+                assert interval["low"] <= interval["mean"] <= interval["high"], key
+        if task == "classification":
+            assert 0 <= model["accuracy"]["mean"] <= 1
+            assert model["log_loss"]["mean"] >= 0
+            assert 0 <= model["brier"]["mean"] <= 2
+            assert 0 <= model["ece"]["mean"] <= 1
+        else:
+            assert model["r2"]["mean"] <= 1 and model["rmse"]["mean"] >= 0
+            if model["family"] == "skdrop":
+                assert 0 <= model["coverage_95"]["mean"] <= 1
+                assert np.isfinite(model["log_likelihood"]["mean"])
+            else:
+                assert "coverage_95" not in model
+    verdicts = {d["verdict"] for d in report["differences"]}
+    assert verdicts <= {
+        "skdrop better",
+        "skdrop worse",
+        "no detectable difference at 95 %",
+    }
+
+
+def test_markdown_report_and_plot(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    md, png = tmp_path / "report.md", tmp_path / "curve.png"
+    main(["compare", "--dataset", "iris", "--markdown", str(md), "--plot", str(png),
+          *TINY])  # fmt: skip
+    terminal = capsys.readouterr().out
+    text = md.read_text()
+    assert text.startswith("# skdrop compare: iris\n")
+    table = [line for line in text.splitlines() if line.startswith("|")]
+    assert table[0].split("|")[2].strip() == "MLPClassifier (defaults)"
+    assert set(table[1]) <= {"|", "-"}
+    rows = [line.split("|")[1].strip() for line in table]
+    assert rows[2:9] == ["accuracy", "log loss", "Brier score", "ECE", "fit s",
+                         "predict s", "chosen"]  # fmt: skip
+    # The terminal shows the same tables as the file.
+    assert all(line in terminal for line in table)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_regression_dataset_in_two_workers(capsys):
+    main(["compare", "--dataset", "diabetes", "--n-jobs", "2", *TINY])
+    text = capsys.readouterr().out
+    assert "with 2 worker(s), 1 BLAS thread(s) each" in text
+    assert "| 95 % coverage  | -" in text
+    assert "Verdict (both tuned, R²)" in text
+
+
+def test_no_progress_bar_when_stderr_is_not_a_terminal(capsys):
+    main(["compare", "--dataset", "iris", *TINY[:-1]])
+    assert capsys.readouterr().err == ""
