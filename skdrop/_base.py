@@ -8,42 +8,33 @@
 
 import contextlib
 import copy
-import warnings
 import zlib
 from abc import ABCMeta, abstractmethod
-from numbers import Integral, Real
+from numbers import Integral
 from typing import Self, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, _fit_context
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import (
-    Interval,
     InvalidParameterError,
-    Options,
-    StrOptions,
 )
 from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
-from ._activations import HIDDEN_ACTIVATIONS
 from ._callbacks import CALLBACK_ATTRIBUTES, CallbackSupportMixin, FitProgress
 from ._losses import OUTPUT_ACTIVATION_OF_LOSS
 from ._montecarlo import check_finite_output, monte_carlo_outputs
 from ._network import Network
-from ._noise import NOISE
-from ._optimizers import OPTIMIZERS, SOLVERS, L2Penalty
+from ._optimizers import OPTIMIZERS, L2Penalty
+from ._parameters import ParametersMixin
 from ._persistence import PersistenceMixin
+from ._stochastic import StochasticFitMixin
 from ._training import (
-    EpochBatches,
-    NoImprovementTracker,
     NonFiniteTrainingError,
     minimize_lbfgs,
-    train_on_batch,
 )
 
 # Type hints of the public methods: what scikit-learn's validation accepts.
@@ -65,48 +56,14 @@ def stochastic_solver(estimator):
 
 
 class BaseDropoutMLP(
-    PersistenceMixin, CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta
+    ParametersMixin,
+    PersistenceMixin,
+    StochasticFitMixin,
+    CallbackSupportMixin,
+    BaseEstimator,
+    metaclass=ABCMeta,
 ):
     """Base class for the dropout MLP estimators; do not use it directly."""
-
-    _parameter_constraints: dict = {
-        "hidden_layer_sizes": [
-            "array-like",
-            Interval(Integral, 1, None, closed="left"),
-        ],
-        "activation": [StrOptions(set(HIDDEN_ACTIVATIONS))],
-        "solver": [StrOptions(set(SOLVERS))],
-        "alpha": [Interval(Real, 0, None, closed="left")],
-        "batch_size": [
-            StrOptions({"auto"}),
-            Interval(Integral, 1, None, closed="left"),
-        ],
-        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
-        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
-        "power_t": [Interval(Real, 0, None, closed="left")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "shuffle": ["boolean"],
-        "random_state": ["random_state"],
-        "tol": [Interval(Real, 0, None, closed="left")],
-        "verbose": ["verbose"],
-        "warm_start": ["boolean"],
-        "momentum": [Interval(Real, 0, 1, closed="both")],
-        "nesterovs_momentum": ["boolean"],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
-        "beta_1": [Interval(Real, 0, 1, closed="left")],
-        "beta_2": [Interval(Real, 0, 1, closed="left")],
-        "epsilon": [Interval(Real, 0, None, closed="neither")],
-        "n_iter_no_change": [
-            Interval(Integral, 1, None, closed="left"),
-            Options(Real, {np.inf}),
-        ],
-        "max_fun": [Interval(Integral, 1, None, closed="left")],
-        "dropout_rate": ["array-like", Interval(Real, 0, 1, closed="left")],
-        "input_dropout_rate": [Interval(Real, 0, 1, closed="left")],
-        "dropout_type": [StrOptions(set(NOISE))],
-        "max_norm": [None, Interval(Real, 0, None, closed="neither")],
-    }
 
     @abstractmethod
     def __init__(
@@ -185,59 +142,6 @@ class BaseDropoutMLP(
     @abstractmethod
     def _score(self, X, y, sample_weight=None):
         """Validation score of the current weights, without dropout."""
-
-    # -- parameters that need more than _parameter_constraints ------------
-    def _hidden_layer_sizes(self):
-        sizes = self.hidden_layer_sizes
-        if not hasattr(sizes, "__iter__"):
-            sizes = [sizes]
-        sizes = list(sizes)
-        if any(not isinstance(s, Integral | np.integer) or s <= 0 for s in sizes):
-            raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
-        return [int(s) for s in sizes]
-
-    def _dropout_rates(self, n_hidden):
-        """One rate per layer that can be dropped: the input, then each hidden."""
-        rates = self.dropout_rate
-        if np.ndim(rates) == 0:
-            rates = [rates] * n_hidden
-        else:
-            rates = list(np.asarray(rates, dtype=object).ravel())
-            if len(rates) != n_hidden:
-                raise InvalidParameterError(
-                    "The 'dropout_rate' parameter of "
-                    f"{type(self).__name__} must be a float in [0, 1) or a "
-                    f"sequence of {n_hidden} such floats, one per hidden layer. "
-                    f"Got {len(rates)} values: {self.dropout_rate!r} instead."
-                )
-        for rate in rates:
-            valid = isinstance(rate, Real | np.floating | np.integer)
-            if not valid or not 0 <= rate < 1 or isinstance(rate, bool):
-                raise InvalidParameterError(
-                    "The 'dropout_rate' parameter of "
-                    f"{type(self).__name__} must be a float in the range [0, 1), "
-                    "or a sequence of such floats, one per hidden layer. "
-                    f"Got {self.dropout_rate!r} instead."
-                )
-        return [float(self.input_dropout_rate)] + [float(r) for r in rates]
-
-    def _check_dropout_settings(self, rates):
-        if self.solver == "lbfgs" and any(rates):
-            raise ValueError(
-                "solver='lbfgs' cannot be used with dropout: dropout makes the "
-                "training objective stochastic, and L-BFGS needs a deterministic "
-                "loss and gradient. Use solver='adam' or 'sgd', or set "
-                "dropout_rate=0 and input_dropout_rate=0."
-            )
-        if self.dropout_type == "alpha" and self.activation != "selu" and any(rates):
-            warnings.warn(
-                "dropout_type='alpha' is designed for activation='selu', whose "
-                "mean and variance it preserves; with "
-                f"activation={self.activation!r} it does not keep activations "
-                "normalised.",
-                UserWarning,
-                stacklevel=3,
-            )
 
     # -- randomness -----------------------------------------------------
     def _training_generator(self, reset):
@@ -410,157 +314,6 @@ class BaseDropoutMLP(
                 self.validation_scores_ = None
                 self.best_validation_score_ = None
         self._optimizer = None
-
-    def _new_optimizer(self, network):
-        return OPTIMIZERS[self.solver].from_parameters(
-            network.params.size, network.dtype, self.get_params(deep=False)
-        )
-
-    def _batch_size(self, n_samples):
-        if self.batch_size == "auto":
-            return min(200, n_samples)
-        if self.batch_size > n_samples:
-            warnings.warn(
-                "Got `batch_size` less than 1 or larger than "
-                "sample size. It is going to be clipped",
-                stacklevel=2,
-            )
-        return int(np.clip(self.batch_size, 1, n_samples))
-
-    def _validation_split(self, X, y, sample_weight, rng):
-        """Hold out ``validation_fraction`` of the data, stratified by class."""
-        arrays = [X, y] if sample_weight is None else [X, y, sample_weight]
-        split = train_test_split(
-            *arrays,
-            random_state=int(rng.integers(np.iinfo(np.int32).max)),
-            test_size=self.validation_fraction,
-            stratify=self._stratify_labels(y),
-        )
-        train, val = split[0::2], split[1::2]
-        if val[0].shape[0] < 2:
-            raise ValueError(
-                "The validation set is too small. Increase 'validation_fraction' "
-                "or the size of your dataset."
-            )
-        if sample_weight is not None and not (train[2].any() and val[2].any()):
-            part = "training" if not train[2].any() else "validation"
-            raise ValueError(
-                f"Every sample of the {part} part of the early-stopping split "
-                "has zero weight, so it carries no information. Give more "
-                "samples a non-zero sample_weight or change "
-                "'validation_fraction'."
-            )
-        if sample_weight is None:
-            train.append(None)
-            val.append(None)
-        return train, val
-
-    def _fit_stochastic(
-        self, network, penalty, X, y, sample_weight, rng, incremental, progress
-    ):
-        """Train by mini-batches; return the early-stopping rows, or ``None``."""
-        if not incremental or getattr(self, "_optimizer", None) is None:
-            self._optimizer = self._new_optimizer(network)
-        optimizer = self._optimizer
-        # As in scikit-learn, n_iter_ counts the epochs of this call only;
-        # loss_curve_ and t_ accumulate across warm starts and partial fits.
-        self.n_iter_ = 0
-        validation, best_params = None, None
-        if self.early_stopping:
-            (X, y, sample_weight), validation = self._validation_split(
-                X, y, sample_weight, rng
-            )
-            best_params = network.params.copy()
-        n_samples = X.shape[0]
-        batches = EpochBatches(
-            X, y, sample_weight, self._batch_size(n_samples), self.shuffle
-        )
-        noise_rng = rng if network.has_dropout else None
-        loss_name = self._loss_name()
-        try:
-            for _ in range(self.max_iter):
-                progress.epoch_begin()
-                total_loss = 0.0
-                try:
-                    for X_batch, y_batch, sw_batch in batches.epoch(rng):
-                        if sw_batch is not None and not sw_batch.any():
-                            # A batch of zero total weight has no gradient
-                            # (a mean over it would divide by zero): skip it.
-                            continue
-                        loss = train_on_batch(
-                            network, optimizer, loss_name, penalty,
-                            X_batch, y_batch, sw_batch, noise_rng,
-                        )  # fmt: skip
-                        if self.max_norm is not None:
-                            network.apply_max_norm(self.max_norm)
-                        total_loss += loss * X_batch.shape[0]
-                    if not np.isfinite(network.params).all():
-                        raise NonFiniteTrainingError(
-                            "the weights became infinite or NaN"
-                        )
-                except NonFiniteTrainingError as exc:
-                    raise NonFiniteTrainingError(
-                        f"{exc} in epoch {self.n_iter_ + 1}"
-                    ) from None
-                converged = self._end_epoch(
-                    network, optimizer, total_loss / n_samples, n_samples,
-                    validation, best_params,
-                )  # fmt: skip
-                # A callback may ask to stop, as a converged run does.
-                if progress.epoch_end() or converged or incremental:
-                    break
-                if self.n_iter_ == self.max_iter:
-                    warnings.warn(
-                        f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
-                        "reached and the optimization hasn't converged yet.",
-                        ConvergenceWarning,
-                        stacklevel=2,
-                    )
-        except KeyboardInterrupt:
-            warnings.warn("Training interrupted by user.", stacklevel=2)
-        if best_params is not None:
-            network.params[...] = best_params
-        return validation
-
-    def _end_epoch(self, network, optimizer, loss, n_samples, validation, best_params):
-        """Record an epoch; return whether training should stop."""
-        self.n_iter_ += 1
-        self.loss_ = loss
-        self.t_ += n_samples
-        self.loss_curve_.append(loss)
-        if self.verbose:
-            print(f"Iteration {self.n_iter_}, loss = {loss:.8f}")
-        if validation is None:
-            tracker = NoImprovementTracker(
-                self.tol, self.best_loss_, self._no_improvement_count, False
-            )
-            tracker.record(loss)
-            self.best_loss_ = tracker.best
-            what = "Training loss"
-        else:
-            score = self._score(*validation)
-            self.validation_scores_.append(score)
-            if self.verbose:
-                print(f"Validation score: {score:f}")
-            tracker = NoImprovementTracker(
-                self.tol, self.best_validation_score_, self._no_improvement_count, True
-            )
-            if tracker.record(score):
-                best_params[...] = network.params
-            self.best_validation_score_ = tracker.best
-            what = "Validation score"
-        self._no_improvement_count = tracker.count
-        optimizer.iteration_ends(self.t_)
-        if tracker.count <= self.n_iter_no_change:
-            return False
-        msg = (
-            f"{what} did not improve more than tol={self.tol:f} for "
-            f"{self.n_iter_no_change} consecutive epochs."
-        )
-        if optimizer.trigger_stopping(msg, self.verbose):
-            return True
-        self._no_improvement_count = 0
-        return False
 
     def _fit_lbfgs(self, network, penalty, X, y, sample_weight):
         # scikit-learn's pinned SciPy takes no ``iprint``: verbose L-BFGS

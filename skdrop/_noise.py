@@ -104,6 +104,9 @@ class Noise:
     """
 
     name = None
+    # The hidden activation the noise is made for (None: any); the
+    # estimators warn when it is used with another one.
+    designed_for_activation = None
     # Whether a dropped unit contributes exactly nothing downstream, so that
     # rows sharing a mask could skip the dropped units' weights altogether.
     zeroes_dropped_units = False
@@ -187,6 +190,7 @@ class Alpha(_QuantisedNoise):
     unit variance."""
 
     name = "alpha"
+    designed_for_activation = "selu"
 
     def _allocate(self, n_rows):
         super()._allocate(n_rows)

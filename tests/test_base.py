@@ -308,7 +308,7 @@ def test_early_stopping_split_is_stratified_for_multiclass(monkeypatch):
         random_state=0,
     )
     seen = {}
-    import skdrop._base as base
+    import skdrop._stochastic as base
 
     real_split = base.train_test_split
 

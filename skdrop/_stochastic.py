@@ -1,0 +1,177 @@
+"""Mini-batch training of the estimators: epochs, early stopping, records.
+
+``StochasticFitMixin`` is the part of ``BaseDropoutMLP`` that runs the
+``'sgd'`` and ``'adam'`` solvers: it splits off the early-stopping rows,
+loops over epochs of mini-batches (the arithmetic of a step is
+:func:`skdrop._training.train_on_batch`), and keeps the fitted records
+(``loss_curve_``, ``validation_scores_``, ``best_loss_``, ``t_``).
+"""
+
+import warnings
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+
+from ._optimizers import OPTIMIZERS
+from ._training import (
+    EpochBatches,
+    NoImprovementTracker,
+    NonFiniteTrainingError,
+    train_on_batch,
+)
+
+
+class StochasticFitMixin:
+    """The epoch loop of ``BaseDropoutMLP`` with a stochastic optimiser."""
+
+    def _new_optimizer(self, network):
+        return OPTIMIZERS[self.solver].from_parameters(
+            network.params.size, network.dtype, self.get_params(deep=False)
+        )
+
+    def _batch_size(self, n_samples):
+        if self.batch_size == "auto":
+            return min(200, n_samples)
+        if self.batch_size > n_samples:
+            warnings.warn(
+                "Got `batch_size` less than 1 or larger than "
+                "sample size. It is going to be clipped",
+                stacklevel=2,
+            )
+        return int(np.clip(self.batch_size, 1, n_samples))
+
+    def _validation_split(self, X, y, sample_weight, rng):
+        """Hold out ``validation_fraction`` of the data, stratified by class."""
+        arrays = [X, y] if sample_weight is None else [X, y, sample_weight]
+        split = train_test_split(
+            *arrays,
+            random_state=int(rng.integers(np.iinfo(np.int32).max)),
+            test_size=self.validation_fraction,
+            stratify=self._stratify_labels(y),
+        )
+        train, val = split[0::2], split[1::2]
+        if val[0].shape[0] < 2:
+            raise ValueError(
+                "The validation set is too small. Increase 'validation_fraction' "
+                "or the size of your dataset."
+            )
+        if sample_weight is not None and not (train[2].any() and val[2].any()):
+            part = "training" if not train[2].any() else "validation"
+            raise ValueError(
+                f"Every sample of the {part} part of the early-stopping split "
+                "has zero weight, so it carries no information. Give more "
+                "samples a non-zero sample_weight or change "
+                "'validation_fraction'."
+            )
+        if sample_weight is None:
+            train.append(None)
+            val.append(None)
+        return train, val
+
+    def _fit_stochastic(
+        self, network, penalty, X, y, sample_weight, rng, incremental, progress
+    ):
+        """Train by mini-batches; return the early-stopping rows, or ``None``."""
+        if not incremental or getattr(self, "_optimizer", None) is None:
+            self._optimizer = self._new_optimizer(network)
+        optimizer = self._optimizer
+        # As in scikit-learn, n_iter_ counts the epochs of this call only;
+        # loss_curve_ and t_ accumulate across warm starts and partial fits.
+        self.n_iter_ = 0
+        validation, best_params = None, None
+        if self.early_stopping:
+            (X, y, sample_weight), validation = self._validation_split(
+                X, y, sample_weight, rng
+            )
+            best_params = network.params.copy()
+        n_samples = X.shape[0]
+        batches = EpochBatches(
+            X, y, sample_weight, self._batch_size(n_samples), self.shuffle
+        )
+        noise_rng = rng if network.has_dropout else None
+        loss_name = self._loss_name()
+        try:
+            for _ in range(self.max_iter):
+                progress.epoch_begin()
+                total_loss = 0.0
+                try:
+                    for X_batch, y_batch, sw_batch in batches.epoch(rng):
+                        if sw_batch is not None and not sw_batch.any():
+                            # A batch of zero total weight has no gradient
+                            # (a mean over it would divide by zero): skip it.
+                            continue
+                        loss = train_on_batch(
+                            network, optimizer, loss_name, penalty,
+                            X_batch, y_batch, sw_batch, noise_rng,
+                        )  # fmt: skip
+                        if self.max_norm is not None:
+                            network.apply_max_norm(self.max_norm)
+                        total_loss += loss * X_batch.shape[0]
+                    if not np.isfinite(network.params).all():
+                        raise NonFiniteTrainingError(
+                            "the weights became infinite or NaN"
+                        )
+                except NonFiniteTrainingError as exc:
+                    raise NonFiniteTrainingError(
+                        f"{exc} in epoch {self.n_iter_ + 1}"
+                    ) from None
+                converged = self._end_epoch(
+                    network, optimizer, total_loss / n_samples, n_samples,
+                    validation, best_params,
+                )  # fmt: skip
+                # A callback may ask to stop, as a converged run does.
+                if progress.epoch_end() or converged or incremental:
+                    break
+                if self.n_iter_ == self.max_iter:
+                    warnings.warn(
+                        f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
+                        "reached and the optimization hasn't converged yet.",
+                        ConvergenceWarning,
+                        stacklevel=2,
+                    )
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by user.", stacklevel=2)
+        if best_params is not None:
+            network.params[...] = best_params
+        return validation
+
+    def _end_epoch(self, network, optimizer, loss, n_samples, validation, best_params):
+        """Record an epoch; return whether training should stop."""
+        self.n_iter_ += 1
+        self.loss_ = loss
+        self.t_ += n_samples
+        self.loss_curve_.append(loss)
+        if self.verbose:
+            print(f"Iteration {self.n_iter_}, loss = {loss:.8f}")
+        if validation is None:
+            tracker = NoImprovementTracker(
+                self.tol, self.best_loss_, self._no_improvement_count, False
+            )
+            tracker.record(loss)
+            self.best_loss_ = tracker.best
+            what = "Training loss"
+        else:
+            score = self._score(*validation)
+            self.validation_scores_.append(score)
+            if self.verbose:
+                print(f"Validation score: {score:f}")
+            tracker = NoImprovementTracker(
+                self.tol, self.best_validation_score_, self._no_improvement_count, True
+            )
+            if tracker.record(score):
+                best_params[...] = network.params
+            self.best_validation_score_ = tracker.best
+            what = "Validation score"
+        self._no_improvement_count = tracker.count
+        optimizer.iteration_ends(self.t_)
+        if tracker.count <= self.n_iter_no_change:
+            return False
+        msg = (
+            f"{what} did not improve more than tol={self.tol:f} for "
+            f"{self.n_iter_no_change} consecutive epochs."
+        )
+        if optimizer.trigger_stopping(msg, self.verbose):
+            return True
+        self._no_improvement_count = 0
+        return False
