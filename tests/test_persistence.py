@@ -214,3 +214,103 @@ def test_unfitted_estimator_round_trips(tmp_path):
         loaded = method(model, tmp_path)
         assert loaded.get_params() == model.get_params()
         assert not hasattr(loaded, "coefs_")
+
+
+# -- checks of a loaded model's structure --------------------------------------
+
+
+def _fitted(kind, **params):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 4))
+    y = (X[:, 0] > 0).astype(int) + (X[:, 1] > 0) if kind == "classifier" else X[:, 0]
+    Estimator = DropoutMLPClassifier if kind == "classifier" else DropoutMLPRegressor
+    params = {"hidden_layer_sizes": (5, 3), "max_iter": 2, "random_state": 0, **params}
+    return Estimator(**params).fit(X, y)
+
+
+def _load_edited(model, edit):
+    state = model.__getstate__()
+    edit(state)
+    clone = type(model).__new__(type(model))
+    clone.__setstate__(state)
+    return clone
+
+
+def _set(key, value):
+    return lambda state: state.__setitem__(key, value)
+
+
+def _set_item(key, index, value):
+    def edit(state):
+        state[key] = list(state[key])
+        state[key][index] = value
+
+    return edit
+
+
+CORRUPTIONS = {
+    "coefs_ shape chain": (
+        _set_item("coefs_", 1, np.zeros((4, 3))),
+        r"coefs_\[1\] has 4 rows, expected 5",
+    ),
+    "intercepts_ shape": (
+        _set_item("intercepts_", 0, np.zeros(4)),
+        r"intercepts_\[0\] has shape \(4,\)",
+    ),
+    "intercepts_ length": (
+        lambda s: s.__setitem__("intercepts_", s["intercepts_"][:2]),
+        "intercepts_ must be a list of 3",
+    ),
+    "dtype mix": (
+        lambda s: _set_item("coefs_", 2, s["coefs_"][2].astype(np.float32))(s),
+        r"coefs_\[2\] must be a float64 array",
+    ),
+    "integer weights": (
+        lambda s: _set_item("coefs_", 0, np.zeros((4, 5), dtype=int))(s),
+        "coefs_ must hold float32 or float64",
+    ),
+    "non-finite": (_set_item("coefs_", 0, np.full((4, 5), np.nan)), "infinity"),
+    "activation": (_set("activation", "swish"), "activation 'swish'"),
+    "out_activation_": (_set("out_activation_", "sin"), "out_activation_ 'sin'"),
+    "n_layers_": (_set("n_layers_", 3), "n_layers_ is 3, expected 4"),
+    "n_outputs_": (_set("n_outputs_", 7), "n_outputs_ is 7"),
+    "noise_variance_ negative": (
+        _set("noise_variance_", np.array([-1.0])),
+        "noise_variance_ must be finite and >= 0",
+    ),
+    "noise_variance_ shape": (
+        _set("noise_variance_", np.zeros(2)),
+        r"noise_variance_ must be a float array of shape \(1,\)",
+    ),
+    "generator state": (_set("_rng_state", {"bit_generator": "MT"}), "_rng_state"),
+    "optimizer moments": (
+        lambda s: s["_optimizer"]["attributes"].__setitem__("first_moment", np.ones(3)),
+        r"'first_moment' has shape \(3,\)",
+    ),
+}
+
+
+@pytest.mark.parametrize("corruption", sorted(CORRUPTIONS))
+def test_loading_an_inconsistent_regressor_names_the_attribute(corruption):
+    edit, message = CORRUPTIONS[corruption]
+    with pytest.raises(ValueError, match=message):
+        _load_edited(_fitted("regressor"), edit)
+
+
+def test_loading_classes_that_do_not_match_the_outputs_fails():
+    model = _fitted("classifier")  # three classes, three softmax outputs
+    with pytest.raises(ValueError, match="classes_ has 2 classes for 3 outputs"):
+        _load_edited(model, _set("classes_", np.array([0, 1])))
+
+
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+def test_untouched_state_loads(kind):
+    model = _fitted(kind, early_stopping=True)
+    loaded = _load_edited(model, lambda state: None)
+    X = np.random.default_rng(1).standard_normal((5, 4))
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+
+
+def test_early_stopping_keeps_no_copy_of_the_best_weights():
+    model = _fitted("regressor", early_stopping=True)
+    assert not [name for name in vars(model) if "best_params" in name]

@@ -1,0 +1,119 @@
+"""Pure-NumPy training pieces: epoch batches, a step, stopping, L-BFGS."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from skdrop._network import Network
+from skdrop._optimizers import SGD, L2Penalty
+from skdrop._training import (
+    EpochBatches,
+    NoImprovementTracker,
+    NonFiniteTrainingError,
+    minimize_lbfgs,
+    train_on_batch,
+)
+
+
+def _data(n=23, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 3))
+    y = X @ np.array([[1.0], [-2.0], [0.5]])
+    return X, y, np.arange(n, dtype=np.float64)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_every_epoch_visits_each_row_once_with_its_target_and_weight(shuffle, sparse):
+    X, y, sw = _data()
+    batches = EpochBatches(sp.csr_matrix(X) if sparse else X, y, sw, 5, shuffle)
+    rng = np.random.default_rng(1)
+    orders = []
+    for _ in range(2):
+        seen = []
+        for X_batch, y_batch, sw_batch in batches.epoch(rng):
+            assert X_batch.shape[0] <= 5
+            rows = sw_batch.astype(int)
+            dense = X_batch.toarray() if sparse else X_batch
+            np.testing.assert_array_equal(dense, X[rows])
+            np.testing.assert_array_equal(y_batch, y[rows])
+            seen.extend(rows)
+        assert sorted(seen) == list(range(23))
+        orders.append(seen)
+    assert (orders[0] != orders[1]) == shuffle
+    assert (orders[0] == list(range(23))) == (not shuffle)
+
+
+def test_shuffled_dense_batches_reuse_one_buffer():
+    X, y, _ = _data()
+    batches = EpochBatches(X, y, None, 5, shuffle=True)
+    first, *_ = next(batches.epoch(np.random.default_rng(0)))
+    second, *_ = next(batches.epoch(np.random.default_rng(1)))
+    assert np.shares_memory(first, second)
+
+
+def test_tracker_follows_scikit_learns_rule_for_a_loss():
+    tracker = NoImprovementTracker(
+        tol=0.1, best=np.inf, count=0, higher_is_better=False
+    )
+    assert tracker.record(1.0) and tracker.count == 0
+    assert tracker.record(0.95)  # a new best, but not by tol
+    assert tracker.count == 1 and tracker.best == 0.95
+    assert not tracker.record(2.0) and tracker.count == 2
+    assert tracker.record(0.5) and tracker.count == 0
+
+
+def test_tracker_follows_scikit_learns_rule_for_a_score():
+    tracker = NoImprovementTracker(
+        tol=0.1, best=-np.inf, count=3, higher_is_better=True
+    )
+    assert tracker.record(0.5) and tracker.count == 0
+    assert tracker.record(0.55) and tracker.count == 1
+    assert not tracker.record(0.2) and tracker.count == 2
+    assert tracker.best == 0.55
+
+
+def _network():
+    network = Network([3, 4, 1], "tanh", "identity", np.float64)
+    network.initialize(np.random.default_rng(0))
+    return network
+
+
+def test_a_step_returns_the_loss_with_penalty_and_moves_the_weights():
+    X, y, _ = _data()
+    network = _network()
+    before = network.params.copy()
+    penalty = L2Penalty(0.5, network.n_coef_params)
+    loss = train_on_batch(
+        network, SGD(network.params.size, np.float64), "squared_error", penalty,
+        X, y, None, None,
+    )  # fmt: skip
+    output = _network().forward(X)
+    weights = before[: network.n_coef_params]
+    # Half the mean squared error plus alpha / (2 n) * ||W||^2, before the step.
+    expected = 0.5 * np.mean((output - y) ** 2) + 0.25 / 23 * weights @ weights
+    assert loss == pytest.approx(expected, rel=1e-12)
+    assert not np.array_equal(network.params, before)
+
+
+def test_a_non_finite_loss_is_reported():
+    X, y, _ = _data()
+    network = _network()
+    with pytest.raises(NonFiniteTrainingError, match="the loss became"):
+        train_on_batch(
+            network, SGD(network.params.size, np.float64), "squared_error",
+            L2Penalty(0.0, 0), X, y * np.inf, None, None,
+        )  # fmt: skip
+
+
+def test_lbfgs_fits_and_leaves_its_solution_in_the_network():
+    X, y, _ = _data(200)
+    network = _network()
+    penalty = L2Penalty(1e-4, network.n_coef_params)
+    start = network.forward(X).copy()
+    result = minimize_lbfgs(
+        network, X, y, None, "squared_error", penalty, {"maxiter": 200}
+    )
+    np.testing.assert_array_equal(network.params, result.x)
+    fitted = network.forward(X)
+    assert np.mean((fitted - y) ** 2) < 0.1 * np.mean((start - y) ** 2)
