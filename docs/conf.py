@@ -2,7 +2,12 @@
 
 Build with::
 
-    python -m sphinx -W --keep-going -b html docs docs/_build/html
+    pip install -e ".[docs]" && python -m sphinx -W --keep-going -b html docs docs/_build/html
+    python -m sphinx -W --keep-going -b doctest docs docs/_build/doctest
+
+Formulas are rendered by a copy of MathJax that the ``sphinx-mathjax-offline``
+package ships and the build copies into ``_static/mathjax``, so the pages
+need no network connection (no CDN).
 
 The example gallery executes every ``examples/plot_*.py`` script. Links to
 the Python, NumPy and scikit-learn documentation (intersphinx) are only
@@ -53,6 +58,9 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.doctest",
+    "sphinx.ext.mathjax",
+    # Points mathjax_path at the bundled MathJax 3 (tex-chtml.js) and copies it.
+    "sphinx-mathjax-offline",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
 ]
@@ -128,6 +136,9 @@ sphinx_gallery_conf = {
     # Stories in the order they build on each other (see _gallery_order.py).
     "within_subsection_order": "_gallery_order.StoryOrder",
     "download_all_examples": False,
+    # The computation-time pages load a table library from a CDN; the docs
+    # must work offline.
+    "write_computation_times": False,
     "remove_config_comments": True,
     "matplotlib_animations": False,
     "plot_gallery": "True",
@@ -150,7 +161,13 @@ html_theme_options = {
 html_context = {"default_mode": "light"}
 html_show_sourcelink = False
 # Single pages have no section navigation to show in the left sidebar.
-html_sidebars = {"index": [], "getting_started": [], "user_guide": []}
+html_sidebars = {
+    "index": [],
+    "getting_started": [],
+    "compare": [],
+    "user_guide": [],
+    "dropout_toolkit": [],
+}
 # In the page outline, list methods as "fit()", not "DropoutMLPClassifier.fit()".
 toc_object_entries_show_parents = "hide"
 
