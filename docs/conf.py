@@ -2,8 +2,8 @@
 
 Build with (the commands of README.md and getting_started.rst)::
 
-    pip install -e ".[docs]" && \
-        python -m sphinx -W --keep-going -b html docs docs/_build/html
+    pip install -e ".[docs]"
+    python -m sphinx -W --keep-going -b html docs docs/_build/html
     python -m sphinx -W --keep-going -b doctest docs docs/_build/doctest
 
 Formulas are rendered by a copy of MathJax that the ``sphinx-mathjax-offline``
