@@ -123,7 +123,8 @@ class SubmatrixStep:
     group_size : int or None
         Rows sharing one mask; None for one mask per mini-batch.
     max_batch : int
-        Largest number of rows of a batch (buffers are sized for it).
+        Largest number of rows of a batch: buffers are sized for it (and
+        reallocated, once, if a larger batch comes).
     """
 
     def __init__(
@@ -196,6 +197,9 @@ class SubmatrixStep:
         the next draw), or None for a layer without dropout. Layers are
         drawn in order, input first, from ``rng``'s raw bits.
         """
+        if n_rows > self.max_batch:
+            self.max_batch = n_rows
+            self._allocate()
         n_groups = len(group_bounds(n_rows, self.group_size))
         masks = []
         for threshold, buffer in zip(self.thresholds, self._masks, strict=True):
@@ -231,6 +235,9 @@ class SubmatrixStep:
         Returns the loss and the batch's total sample weight.
         """
         n_rows = X.shape[0]
+        if n_rows > self.max_batch:  # e.g. partial_fit with a larger batch
+            self.max_batch = n_rows
+            self._allocate()
         weight_sum = n_rows if sample_weight is None else float(np.sum(sample_weight))
         coefs, intercepts = parameter_views(params, self.layer_units)
         coef_grads, intercept_grads = parameter_views(grad, self.layer_units)

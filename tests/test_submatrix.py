@@ -326,3 +326,15 @@ def test_returns_the_total_sample_weight():
 def test_rates_must_match_the_droppable_layers():
     with pytest.raises(ValueError, match="Expected 3 dropout rates"):
         make_step([0.5, 0.5], 4)
+
+
+def test_batch_larger_than_max_batch_grows_the_buffers():
+    X, y, params, sample_weight = make_problem(28)
+    step = make_step([0.5, 0.5, 0.5], None, max_batch=4)
+    masks = step.draw_masks(np.random.default_rng(0), N_ROWS)
+    loss, grad, _ = run(step, params, X, y, sample_weight, masks)
+    expected_loss, expected_grad = reference(
+        step, [0.5] * 3, params, X, y, sample_weight, masks, None
+    )
+    assert loss == pytest.approx(expected_loss, abs=1e-12)
+    np.testing.assert_allclose(grad, expected_grad, rtol=0, atol=1e-12)
