@@ -22,8 +22,9 @@ the grouped step into products, gathers, scatters and the rest.
 Run from the repository root::
 
     python benchmarks/grouped_masks.py            # 20,000 rows, 3 rounds
+    python benchmarks/grouped_masks.py --default-rows 4000   # the shorter run
     python benchmarks/grouped_masks.py --quick    # 4,000 rows, 3 rounds
-    python benchmarks/grouped_masks.py --rows 8000 --rounds 5 --dtypes float32
+    python benchmarks/grouped_masks.py --threads pinned --rounds 5 --dtypes float32
 
 The report is printed and written to ``benchmarks/results/grouped_masks.md``.
 """
@@ -77,14 +78,26 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="4,000 rows")
     parser.add_argument("--rows", type=int, default=None)
+    parser.add_argument(
+        "--default-rows",
+        type=int,
+        default=None,
+        help="rows, default threading",
+    )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--dtypes", default="float32,float64")
-    parser.add_argument("--no-default-threads", action="store_true")
+    parser.add_argument(
+        "--threads",
+        choices=("both", "pinned", "default"),
+        default="both",
+        help="1 BLAS thread, default threading, or both (default)",
+    )
     parser.add_argument(
         "--output", type=Path, default=REPO_ROOT / "benchmarks/results/grouped_masks.md"
     )
     args = parser.parse_args(argv)
     args.rows = args.rows or (4000 if args.quick else 20000)
+    args.default_rows = args.default_rows or args.rows
     args.dtypes = [np.dtype(d) for d in args.dtypes.split(",")]
     return args
 
@@ -185,13 +198,6 @@ class GroupedTrainer:
             self.update(weight_sum)
         return self
 
-    def score(self, X, y):
-        coefs, intercepts = parameter_views(self.params, self.units)
-        A = X
-        for W, b in zip(coefs, intercepts, strict=True):
-            A = np.maximum(A @ W + b, 0) if W is not coefs[-1] else A @ W + b
-        return float(np.mean(np.argmax(A, axis=1) == y))
-
 
 def fit_grouped(solver, group_size, seed, X, y):
     return GroupedTrainer(solver, group_size, X.dtype, seed).fit(X, y)
@@ -243,23 +249,19 @@ def _bind_group(solver, size):
 
 # -- measurement -------------------------------------------------------------
 def measure(dtype, n_rows, n_rounds, pinned):
-    """Median epoch time of every contender, and one score each."""
+    """Median epoch time of every contender, and every round's time."""
     X, y = make_rows(n_rows, dtype, 0, 2)
-    X_test, y_test = make_rows(2000, dtype, 0, 3)
     clock = time.process_time if pinned else time.perf_counter
     entries = contenders()
     times = {(label, solver): [] for label, solver, _ in entries}
-    scores = {}
     for round_ in range(n_rounds):
         shift = round_ % len(entries)
         for label, solver, fit in entries[shift:] + entries[:shift]:
             start = clock()
-            model = fit(round_, X, y)
+            fit(round_, X, y)
             times[label, solver].append(clock() - start)
-            if model is not None:
-                scores[label, solver] = model.score(X_test, y_test)
         progress(f"{dtype.name} pinned={pinned}: round {round_ + 1}/{n_rounds}")
-    return {key: statistics.median(v) for key, v in times.items()}, times, scores
+    return {key: statistics.median(v) for key, v in times.items()}, times
 
 
 def step_profile(dtype, group_size):
@@ -349,6 +351,22 @@ def ratio_table(medians_by_dtype, dtypes, time_name):
     return "\n".join(lines)
 
 
+def range_table(raw_by_dtype):
+    dtypes = list(raw_by_dtype)
+    lines = [
+        "| contender | solver | " + " | ".join(dtypes) + " |",
+        "|---|---|" + "---|" * len(dtypes),
+    ]
+    for label, solver in next(iter(raw_by_dtype.values())):
+        cells = [
+            f"{min(raw_by_dtype[d][label, solver]):.2f}-"
+            f"{max(raw_by_dtype[d][label, solver]):.2f}"
+            for d in dtypes
+        ]
+        lines.append(f"| {label} | {solver or '-'} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def target_lines(medians_by_dtype):
     lines = []
     for label, limits in TARGETS.items():
@@ -410,33 +428,29 @@ def main(argv=None):
     env = environment()
     sections = []
     pinned_medians = {}
-    modes = [True] if args.no_default_threads else [True, False]
-    for pinned in modes:
-        medians_by_dtype, raw_by_dtype, scores_by_dtype = {}, {}, {}
+    modes = {"both": [True, False], "pinned": [True], "default": [False]}
+    for pinned in modes[args.threads]:
+        medians_by_dtype, raw_by_dtype = {}, {}
+        n_rows = args.rows if pinned else args.default_rows
         for dtype in args.dtypes:
             limits = threadpool_limits(1) if pinned else contextlib.nullcontext()
             with limits:
-                medians, raw, scores = measure(dtype, args.rows, args.rounds, pinned)
+                medians, raw = measure(dtype, n_rows, args.rounds, pinned)
             medians_by_dtype[dtype.name] = medians
             raw_by_dtype[dtype.name] = raw
-            scores_by_dtype[dtype.name] = scores
         title = "1 BLAS thread (CPU time)" if pinned else "default threading (wall)"
-        sections.append(f"## Epoch time, {title}")
+        sections.append(f"## Epoch time, {title}, {n_rows} rows")
         sections.append(
             ratio_table(medians_by_dtype, args.dtypes, "CPU" if pinned else "wall")
         )
         sections.append(
-            "Held-out accuracy after the epoch (sanity check): "
-            + "; ".join(
-                f"{d}: "
-                + ", ".join(f"{lab} {sol or ''} {v:.2f}" for (lab, sol), v in s.items())
-                for d, s in scores_by_dtype.items()
-            )
+            "Range (min-max) of the rounds, seconds:\n\n" + range_table(raw_by_dtype)
         )
         if pinned:
             pinned_medians = medians_by_dtype
-    sections.append("## Targets of issue 14 (1 BLAS thread)")
-    sections.append("\n".join(target_lines(pinned_medians)))
+    if pinned_medians:
+        sections.append("## Targets of issue 14 (1 BLAS thread)")
+        sections.append("\n".join(target_lines(pinned_medians)))
     profiles = {}
     with threadpool_limits(1):
         for dtype in args.dtypes:
