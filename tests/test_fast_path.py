@@ -260,16 +260,16 @@ def _split(flat, shapes, sizes):
     return [p.reshape(s) for p, s in zip(pieces, shapes, strict=True)]
 
 
-def _sklearn_trajectory(make_optimizer, flat, grads, shapes, sizes, decay):
+def _sklearn_trajectory(make_optimizer, flat, grads, shapes, sizes, l2_strength):
     """Parameters after scikit-learn's optimizer took a step per gradient,
-    each weight matrix's gradient plus ``decay`` times the matrix."""
+    each weight matrix's gradient plus ``l2_strength`` times the matrix."""
     params = _split(flat, shapes, sizes)
     optimizer = make_optimizer(params)
     for grad in grads:
         grad = _split(grad, shapes, sizes)
         for g, p in zip(grad, params, strict=True):
             if p.ndim == 2:
-                g += decay * p
+                g += l2_strength * p
         optimizer.update_params(params, grad)
     return np.concatenate([p.ravel() for p in params])
 
@@ -278,22 +278,24 @@ def _n_weights(shapes, sizes):
     return sum(n for s, n in zip(shapes, sizes, strict=True) if len(s) == 2)
 
 
-def _take_steps(optimizer, params, grads, decay, n_weights):
-    """A step per gradient with an L2 penalty of strength ``decay``; each
-    returns the penalty's value before it, ``decay / 2 * ||W||^2``."""
+def _take_steps(optimizer, params, grads, l2_strength, n_weights):
+    """A step per gradient with an L2 penalty of strength ``l2_strength``; each
+    returns the penalty's value before it, ``l2_strength / 2 * ||W||^2``."""
     penalty = L2Penalty(1.0, n_weights)
     for grad in grads:
         weights = params[:n_weights].astype(np.float64)
-        value = optimizer.step(params, grad.copy(), penalty, decay)
-        assert value == pytest.approx(0.5 * decay * np.dot(weights, weights), rel=1e-5)
+        value = optimizer.step(params, grad.copy(), penalty, l2_strength)
+        assert value == pytest.approx(
+            0.5 * l2_strength * np.dot(weights, weights), rel=1e-5
+        )
 
 
-@pytest.mark.parametrize("decay", [0.0, 0.1])
+@pytest.mark.parametrize("l2_strength", [0.0, 0.1])
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("nesterov", [True, False])
 @pytest.mark.parametrize("momentum", [0.0, 0.9])
-def test_sgd_matches_sklearn(momentum, nesterov, dtype, layout, decay):
+def test_sgd_matches_sklearn(momentum, nesterov, dtype, layout, l2_strength):
     flat, grads, shapes, sizes = _parameters_and_gradients(dtype, LAYOUTS[layout])
     expected = _sklearn_trajectory(
         lambda p: SGDOptimizer(p, 0.05, momentum=momentum, nesterov=nesterov),
@@ -301,19 +303,19 @@ def test_sgd_matches_sklearn(momentum, nesterov, dtype, layout, decay):
         grads,
         shapes,
         sizes,
-        decay,
+        l2_strength,
     )
     params = flat.copy()
     optimizer = SGD(params.size, dtype, 0.05, momentum=momentum, nesterov=nesterov)
-    _take_steps(optimizer, params, grads, decay, _n_weights(shapes, sizes))
+    _take_steps(optimizer, params, grads, l2_strength, _n_weights(shapes, sizes))
     assert params.dtype == dtype
     np.testing.assert_allclose(params, expected, rtol=TOLERANCE[dtype], atol=1e-6)
 
 
-@pytest.mark.parametrize("decay", [0.0, 0.1])
+@pytest.mark.parametrize("l2_strength", [0.0, 0.1])
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_adam_matches_sklearn(dtype, layout, decay):
+def test_adam_matches_sklearn(dtype, layout, l2_strength):
     flat, grads, shapes, sizes = _parameters_and_gradients(dtype, LAYOUTS[layout])
     expected = _sklearn_trajectory(
         lambda p: AdamOptimizer(p, 0.01, 0.8, 0.95, 1e-6),
@@ -321,11 +323,11 @@ def test_adam_matches_sklearn(dtype, layout, decay):
         grads,
         shapes,
         sizes,
-        decay,
+        l2_strength,
     )
     params = flat.copy()
     optimizer = Adam(params.size, dtype, 0.01, 0.8, 0.95, 1e-6)
-    _take_steps(optimizer, params, grads, decay, _n_weights(shapes, sizes))
+    _take_steps(optimizer, params, grads, l2_strength, _n_weights(shapes, sizes))
     assert params.dtype == dtype
     np.testing.assert_allclose(params, expected, rtol=TOLERANCE[dtype], atol=1e-6)
 
