@@ -32,6 +32,7 @@ from ._optimizers import OPTIMIZERS, L2Penalty
 from ._parameters import ParametersMixin
 from ._persistence import PersistenceMixin
 from ._stochastic import StochasticFitMixin
+from ._threads import blas_thread_limit, limited_blas_threads
 from ._training import (
     NonFiniteTrainingError,
     minimize_lbfgs,
@@ -253,13 +254,22 @@ class BaseDropoutMLP(
         self.coefs_, self.intercepts_ = network.coefs, network.intercepts
         penalty = L2Penalty(self.alpha, network.n_coef_params)
         validation = None
+        threads = blas_thread_limit(layer_units, self._rows_per_step(X.shape[0]))
         try:
-            if self.solver in OPTIMIZERS:
-                validation = self._fit_stochastic(
-                    network, penalty, X, y, sample_weight, rng, incremental, progress
-                )
-            else:
-                self._fit_lbfgs(network, penalty, X, y, sample_weight)
+            with limited_blas_threads(threads):
+                if self.solver in OPTIMIZERS:
+                    validation = self._fit_stochastic(
+                        network,
+                        penalty,
+                        X,
+                        y,
+                        sample_weight,
+                        rng,
+                        incremental,
+                        progress,
+                    )
+                else:
+                    self._fit_lbfgs(network, penalty, X, y, sample_weight)
             if not np.isfinite(network.params).all():
                 raise NonFiniteTrainingError("the weights became infinite or NaN")
             self._after_fit(X, y, sample_weight, validation)
@@ -273,6 +283,14 @@ class BaseDropoutMLP(
         self._rng_state = rng.bit_generator.state
         progress.fit_end()
         return self
+
+    def _rows_per_step(self, n_samples):
+        """Rows of one forward pass in training: a mini-batch, or all for L-BFGS."""
+        if self.solver not in OPTIMIZERS:
+            return n_samples
+        if self.batch_size == "auto":
+            return min(200, n_samples)
+        return min(self.batch_size, n_samples)
 
     def _check_architecture(self, layer_units):
         expected = [c.shape[0] for c in self.coefs_] + [self.coefs_[-1].shape[1]]

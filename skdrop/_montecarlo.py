@@ -7,6 +7,8 @@ of one thinned network. Nothing here knows of estimators.
 import numpy as np
 import scipy.sparse as sp
 
+from ._threads import blas_thread_limit, limited_blas_threads
+
 
 def check_finite_output(output):
     """Refuse to return an output that overflowed to infinity or NaN."""
@@ -31,12 +33,15 @@ def monte_carlo_outputs(network, X, n_samples, rng, out=None):
     if samples is None:
         shape = (n_samples, X.shape[0], network.layer_units[-1])
         samples = np.empty(shape, dtype=network.dtype)
-    passes_per_forward = network.predict_chunk_rows() // max(X.shape[0], 1)
-    if passes_per_forward < 2:
-        for sample in samples:
-            network.predict(X, noise_rng, out=sample)
-    else:
-        _stacked_passes(network, X, noise_rng, samples, passes_per_forward)
+    chunk = network.predict_chunk_rows()
+    passes_per_forward = chunk // max(X.shape[0], 1)
+    rows_per_forward = min(chunk, X.shape[0] * n_samples)
+    with limited_blas_threads(blas_thread_limit(network.layer_units, rows_per_forward)):
+        if passes_per_forward < 2:
+            for sample in samples:
+                network.predict(X, noise_rng, out=sample)
+        else:
+            _stacked_passes(network, X, noise_rng, samples, passes_per_forward)
     check_finite_output(samples)
     return samples
 

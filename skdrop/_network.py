@@ -20,6 +20,7 @@ from ._activations import DERIVATIVES, HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from ._activations import init_bound as _init_bound
 from ._losses import LOSSES
 from ._noise import NOISE
+from ._threads import blas_thread_limit, limited_blas_threads
 
 # Prediction works on row chunks whose widest activation takes about this
 # many bytes, so memory stays bounded whatever the number of rows.
@@ -266,9 +267,12 @@ class Network:
         if out is None:
             out = np.empty((n_rows, self.layer_units[-1]), dtype=self.dtype)
         chunk = self.predict_chunk_rows()
-        for start in range(0, n_rows, chunk):
-            stop = min(start + chunk, n_rows)
-            out[start:stop] = self.forward(X[start:stop], rng, output_activation)
+        with limited_blas_threads(
+            blas_thread_limit(self.layer_units, min(chunk, n_rows))
+        ):
+            for start in range(0, n_rows, chunk):
+                stop = min(start + chunk, n_rows)
+                out[start:stop] = self.forward(X[start:stop], rng, output_activation)
         return out
 
     def predict_chunk_rows(self):

@@ -8,9 +8,12 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
-from threadpoolctl import threadpool_info
+from threadpoolctl import threadpool_info, threadpool_limits
 
+from skdrop import DropoutMLPClassifier
+from skdrop._network import Network
 from skdrop._threads import (
     SMALL_PRODUCT_MACS,
     blas_thread_limit,
@@ -108,3 +111,43 @@ def test_fit_with_default_threading_is_as_fast_as_pinned():
     pinned = _fit_seconds(pinned_env)
     default = _fit_seconds(default_env)
     assert default < 3 * pinned + 0.05, (default, pinned)
+
+
+def _blas_threads_seen_by_forward(monkeypatch, fit_and_predict):
+    seen = []
+    forward = Network.forward
+
+    def recording_forward(self, *args, **kwargs):
+        seen.append(max(_blas_threads()))
+        return forward(self, *args, **kwargs)
+
+    monkeypatch.setattr(Network, "forward", recording_forward)
+    with threadpool_limits(2, user_api="blas"):
+        fit_and_predict()
+        after = max(_blas_threads())
+    assert after == 2  # the limit is undone when the call returns
+    return set(seen)
+
+
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_small_network_trains_and_predicts_on_one_blas_thread(monkeypatch, solver):
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((60, 4)), rng.integers(2, size=60)
+    model = DropoutMLPClassifier(
+        hidden_layer_sizes=(8,), max_iter=3, solver=solver, dropout_rate=0.0
+    )
+
+    def fit_and_predict():
+        model.fit(X, y).predict_proba(X)
+        model.predict_samples(X, n_samples=3, random_state=0)
+
+    assert _blas_threads_seen_by_forward(monkeypatch, fit_and_predict) == {1}
+
+
+def test_large_products_keep_the_default_threading(monkeypatch):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((300, 512)).astype(np.float32)
+    y = rng.integers(2, size=300)
+    model = DropoutMLPClassifier(hidden_layer_sizes=(512,), max_iter=1, batch_size=300)
+    seen = _blas_threads_seen_by_forward(monkeypatch, lambda: model.fit(X, y))
+    assert seen == {2}
