@@ -18,7 +18,7 @@ DESCRIPTION = (
     "Compare scikit-learn's MLP with skdrop's dropout MLP. Repeated K-fold "
     "cross-validation scores both at their defaults and both tuned with the same "
     "budget (scikit-learn over alpha, skdrop over dropout_rate, with an inner "
-    "K-fold search on each training set), then reports each score with its 95 %% "
+    "K-fold search on each training set), then reports each score with its 95 % "
     "interval and the paired difference from the corrected resampled t-test "
     "(Nadeau and Bengio 2003). Nothing is downloaded."
 )
@@ -131,7 +131,6 @@ def build_parser():
         "compare",
         help="compare scikit-learn's MLP with skdrop's dropout MLP",
         description=DESCRIPTION,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     data = compare.add_argument_group("data")
     data.add_argument(
@@ -161,23 +160,24 @@ def build_parser():
     model.add_argument(
         "--hidden",
         type=_hidden,
-        default=(100,),
+        default="100",
         metavar="N[,N...]",
-        help="hidden layer sizes",
+        help="hidden layer sizes (default: %(default)s)",
     )
     model.add_argument(
         "--max-iter",
         type=_bounded_int(1, 1_000_000),
         default=DEFAULT_MAX_ITER,
         metavar="N",
-        help="maximum number of epochs",
+        help="maximum number of epochs (default: %(default)s)",
     )
     model.add_argument(
         "--seed",
         type=_bounded_int(0, 2**32 - 1),
         default=0,
         metavar="N",
-        help="random_state of the models and the cross-validation splits",
+        help="random_state of the models and the cross-validation splits "
+        "(default: %(default)s)",
     )
     budget = compare.add_argument_group("cross-validation and tuning budget")
     budget.add_argument(
@@ -185,35 +185,37 @@ def build_parser():
         type=_bounded_int(1, 100),
         default=5,
         metavar="N",
-        help="repetitions of the outer K-fold split",
+        help="repetitions of the outer K-fold split (default: %(default)s)",
     )
     budget.add_argument(
         "--folds",
         type=_bounded_int(2, 100),
         default=2,
         metavar="K",
-        help="outer folds (test sets)",
+        help="outer folds (test sets) (default: %(default)s)",
     )
     budget.add_argument(
         "--inner-folds",
         type=_bounded_int(2, 100),
         default=2,
         metavar="K",
-        help="folds of the tuning search inside each training set",
+        help="folds of the tuning search inside each training set "
+        "(default: %(default)s)",
     )
     budget.add_argument(
         "--dropout-grid",
         type=_grid(0.0, 1.0, True),
         default=DEFAULT_DROPOUT_GRID,
         metavar="P,P,...",
-        help="dropout_rate values searched for skdrop",
+        help="dropout_rate values searched for skdrop (default: %(default)s)",
     )
     budget.add_argument(
         "--alpha-grid",
         type=_grid(0.0, 1e6, False),
         default=DEFAULT_ALPHA_GRID,
         metavar="A,A,...",
-        help="alpha values searched for scikit-learn (as many as --dropout-grid)",
+        help="alpha values searched for scikit-learn, as many as --dropout-grid "
+        "(default: %(default)s)",
     )
     run = compare.add_argument_group("running and output")
     run.add_argument(
@@ -221,7 +223,8 @@ def build_parser():
         type=_n_jobs,
         default=1,
         metavar="N",
-        help="parallel workers over the cross-validation splits (-1: "
+        help="parallel workers over the cross-validation splits (default: "
+        "%(default)s; -1: "
         "one per core); each uses one BLAS thread",
     )
     run.add_argument(
