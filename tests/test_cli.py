@@ -171,7 +171,15 @@ def test_help_shows_defaults_and_no_markup(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["compare", "--help"])
     assert exit_info.value.code == 0
-    text = capsys.readouterr().out
-    for default in ["(default: 100)", "(default: 0)", "(default: 5)", "(default: 1)"]:
+    text = " ".join(capsys.readouterr().out.split())
+    for default in [
+        "sizes (default: 100)",
+        "epochs (default: 100)",
+        "splits (default: 0)",
+        "split (default: 5)",
+        "(default: 0,0.1,0.3,0.5)",
+        "(default: 1; -1: one per core)",
+    ]:
         assert default in text
+    assert "(default: None)" not in text
     assert "``" not in text and ":class:" not in text
