@@ -351,6 +351,14 @@ class BaseDropoutMLP(
         ``NonFiniteTrainingError`` reports a diverged fit.
         """
 
+    def _statistics_of_weights(self, weights, X, y, metadata):
+        """Fitted attributes besides the weights for a copy taken mid-fit.
+
+        ``weights`` holds ``coefs_`` and ``intercepts_`` of the copy; X, y
+        and ``metadata`` are the data as the caller passed them.
+        """
+        return {}
+
     # -- prediction -----------------------------------------------------
     def _prediction_network(self, dtype):
         return Network(

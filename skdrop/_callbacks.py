@@ -84,10 +84,13 @@ class FitProgress:
         # Called lazily, only when a callback asks for a fitted estimator:
         # the weights are views that training keeps updating, so copy them.
         estimator = self._estimator
-        return {
+        weights = {
             "coefs_": [coef.copy() for coef in estimator.coefs_],
             "intercepts_": [bias.copy() for bias in estimator.intercepts_],
         }
+        # Fitted statistics that depend on the weights (the regressor's
+        # noise_variance_), so that the copy predicts like a fitted model.
+        return weights | estimator._statistics_of_weights(weights, **self._data)
 
 
 def _watched(estimator):

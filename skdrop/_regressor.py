@@ -1,5 +1,6 @@
 """DropoutMLPRegressor: targets, Monte Carlo mean and predictive std."""
 
+import copy
 import warnings
 from numbers import Real
 from typing import Self
@@ -306,6 +307,17 @@ class DropoutMLPRegressor(RegressorMixin, BaseDropoutMLP):
             raise NonFiniteTrainingError(
                 "the output of the trained network became infinite or NaN"
             ) from exc
+
+    def _statistics_of_weights(self, weights, X, y, metadata):
+        # A callback's copy during fit needs a noise_variance_ for its own
+        # weights: the training residuals of the data the fit was given.
+        twin = copy.copy(self)
+        vars(twin).update(weights)
+        X, y = twin._validate_input(X, y, incremental=True, reset=False)
+        sample_weight = (metadata or {}).get("sample_weight")
+        if sample_weight is not None:
+            sample_weight = np.asarray(sample_weight, dtype=np.float64)
+        return {"noise_variance_": twin._mean_squared_residual(X, y, sample_weight)}
 
     def _mean_squared_residual(self, X, y, sample_weight):
         """Per-output (weighted) mean squared residual of the whole network."""

@@ -225,3 +225,36 @@ def test_without_sklearn_callback(monkeypatch):
     progress.epoch_begin()
     assert progress.epoch_end() is False
     progress.fit_end()
+
+
+class CopyPredictor:
+    """Predicts with return_std from every copy a callback is handed."""
+
+    def __init__(self, X):
+        self.X = X
+        self.stds = []
+
+    def setup(self, estimator, context):
+        pass
+
+    def teardown(self, estimator, context):
+        pass
+
+    def on_fit_task_begin(self, estimator, context):
+        pass
+
+    def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
+        self.stds.append(fitted_estimator.predict(self.X, return_std=True)[1])
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_copies_taken_during_fit_predict_with_std():
+    X, y = _data()
+    watcher = CopyPredictor(X[:3])
+    model = DropoutMLPRegressor(hidden_layer_sizes=(8,), max_iter=3, random_state=0)
+    model.set_callbacks(watcher).fit(X, y.astype(float))
+    assert len(watcher.stds) == model.n_iter_ + 1  # every epoch, then the fit
+    assert all(np.isfinite(std).all() and (std > 0).all() for std in watcher.stds)
+    np.testing.assert_array_equal(
+        watcher.stds[-1], model.predict(X[:3], return_std=True)[1]
+    )
