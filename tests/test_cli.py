@@ -154,10 +154,14 @@ def run_module(*argv):
     )
 
 
-def test_version_and_a_real_usage_error():
-    result = run_module("--version")
-    assert result.returncode == 0
-    assert result.stdout.strip() == f"skdrop {skdrop.__version__}"
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"skdrop {skdrop.__version__}"
+
+
+def test_a_usage_error_in_a_real_process():
     result = run_module("compare", "--max-iter", "0")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == (
