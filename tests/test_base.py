@@ -13,6 +13,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 
 from skdrop import DropoutMLPClassifier, DropoutMLPRegressor
+from skdrop._optimizers import OPTIMIZERS
 
 DROPOUT_PARAMS = ["dropout_rate", "input_dropout_rate", "dropout_type", "max_norm"]
 PAIRS = [
@@ -102,7 +103,7 @@ def test_lbfgs_without_dropout_trains(classification):
 
 
 # -- training -----------------------------------------------------------
-@pytest.mark.parametrize("solver", ["sgd", "adam"])
+@pytest.mark.parametrize("solver", sorted(OPTIMIZERS))
 def test_loss_decreases_on_an_easy_problem(classification, solver):
     X, y = classification
     clf = DropoutMLPClassifier(

@@ -12,6 +12,7 @@ from _penalized import penalized_backward, penalized_loss
 
 from skdrop._losses import OUTPUT_ACTIVATION_OF_LOSS
 from skdrop._network import Network
+from skdrop._noise import NOISE
 
 HIDDEN = ["identity", "logistic", "tanh", "relu", "selu"]
 LOSSES = ["squared_error", "poisson", "log_loss", "binary_log_loss"]
@@ -84,7 +85,7 @@ def test_gradient_matches_finite_differences(activation, loss):
 
 
 @pytest.mark.parametrize("activation", HIDDEN)
-@pytest.mark.parametrize("kind", ["bernoulli", "gaussian", "alpha"])
+@pytest.mark.parametrize("kind", list(NOISE))
 def test_gradient_with_fixed_dropout_masks(activation, kind):
     rng = np.random.default_rng(2)
     network = _network(activation, "log_loss")

@@ -22,6 +22,7 @@ import scipy.sparse as sp
 
 import skdrop._network as network_module
 from skdrop import DropoutMLPClassifier, DropoutMLPRegressor
+from skdrop._optimizers import OPTIMIZERS, SOLVERS
 
 SANE_RATE = 1e-6
 DIVERGED = r"Training diverged: .*learning_rate_init=1e\+?0?300"
@@ -59,7 +60,7 @@ def _exploding(cls, **params):
 
 # -- divergence ----------------------------------------------------------------
 @pytest.mark.parametrize("cls", [DropoutMLPClassifier, DropoutMLPRegressor])
-@pytest.mark.parametrize("solver", ["sgd", "adam"])
+@pytest.mark.parametrize("solver", sorted(OPTIMIZERS))
 def test_divergent_fresh_fit_leaves_estimator_unfitted(cls, solver):
     X, y_class, y_reg = _data()
     y = y_class if cls is DropoutMLPClassifier else y_reg
@@ -445,7 +446,7 @@ def test_predict_samples_memory_is_bounded(big_X, cls):
     assert samples.shape[:2] == (2, N_BIG)
 
 
-@pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
+@pytest.mark.parametrize("solver", SOLVERS)
 def test_max_iter_bounds_training(solver):
     """tol=0 and n_iter_no_change=inf: only max_iter can stop training."""
     X, _, y_reg = _data()
