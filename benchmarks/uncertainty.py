@@ -7,6 +7,9 @@ marginal likelihood), on held-out data:
 
 * ``diabetes``: scikit-learn's diabetes data, 70 % train / 30 % test, X and y
   standardised with the training statistics;
+* ``friedman1``: scikit-learn's ``make_friedman1`` with noise std 1, 500
+  training and 2000 test rows, X and y standardised with the training
+  statistics;
 * ``heteroscedastic``: 400 training and 2000 test rows of
   ``y = sin(2 x) + x / 2 + e`` with ``x`` uniform on [-3, 3] and noise std
   ``0.1 + 0.3 |x|``, so the true noise varies tenfold across the inputs.
@@ -16,9 +19,11 @@ is better; it punishes both over- and under-confident std), and the coverage
 of the 95 % interval ``mean +- 1.96 std`` (ideal: 0.95).
 
 Two DropoutMLPRegressor networks are shown, the default ``(100,)`` and a wide
-``(256, 256)`` one that overfits, each with its ``noise_variance_`` measured
-on held-out rows (what ``fit`` does) and, as an ablation, with the noise
-taken from the training residuals (what a naive estimate gives).
+``(256, 256)`` one that overfits, each with the ``noise_variance_`` that
+``fit`` measures (training residuals; one fit) and after the opt-in
+``estimate_noise_variance`` (residuals on held-out rows; a second fit on 80 %
+of the rows); and the default network with ``early_stopping=True``, whose
+``noise_variance_`` comes from the validation rows.
 
 A second table measures the regressor's default ``dropout_rate``: held-out
 R² of the default network on diabetes for rates 0 to 0.5.
@@ -41,7 +46,7 @@ import warnings
 from functools import partial
 
 import numpy as np
-from sklearn.datasets import load_diabetes
+from sklearn.datasets import load_diabetes, make_friedman1
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
@@ -67,6 +72,9 @@ def load_problem(name, seed):
         X_train, X_test, y_train, y_test = train_test_split(
             X, y, test_size=0.3, random_state=seed
         )
+    elif name == "friedman1":
+        X, y = make_friedman1(2500, noise=1.0, random_state=seed)
+        X_train, X_test, y_train, y_test = X[:500], X[500:], y[:500], y[500:]
     else:
         X_train, y_train = heteroscedastic(400, seed)
         X_test, y_test = heteroscedastic(2000, seed + 10_000)
@@ -93,15 +101,13 @@ def heteroscedastic(n_rows, seed):
 
 
 def dropout_mean_std(hidden, seed, X_train, y_train, X_test):
-    """Held-out-noise std (as fitted) and the training-residual ablation."""
-    reg = DropoutMLPRegressor(hidden_layer_sizes=hidden, random_state=seed).fit(
-        X_train, y_train
-    )
-    mean, std = reg.predict(X_test, return_std=True)
-    model_variance = std**2 - reg.noise_variance_[0]
-    training_mse = np.mean((y_train - reg.predict(X_train)) ** 2)
-    naive_std = np.sqrt(model_variance + training_mse)
-    return {"held-out noise": (mean, std), "training-residual noise": (mean, naive_std)}
+    """Mean and std with the fitted noise, then with the held-out estimate."""
+    reg = DropoutMLPRegressor(hidden_layer_sizes=hidden, random_state=seed)
+    reg.fit(X_train, y_train)
+    results = {"fit (training residuals)": reg.predict(X_test, return_std=True)}
+    reg.estimate_noise_variance(X_train, y_train)
+    results["estimate_noise_variance"] = reg.predict(X_test, return_std=True)
+    return results
 
 
 def gaussian_process():
@@ -116,6 +122,11 @@ def predictions(seed, X_train, y_train, X_test):
         runs = dropout_mean_std(hidden, seed, X_train, y_train, X_test)
         for noise, prediction in runs.items():
             results[f"DropoutMLPRegressor {hidden}, {noise}"] = prediction
+    stopped = DropoutMLPRegressor(early_stopping=True, random_state=seed)
+    stopped.fit(X_train, y_train)
+    results["DropoutMLPRegressor (100,), early_stopping (validation rows)"] = (
+        stopped.predict(X_test, return_std=True)
+    )
     bayes = BayesianRidge().fit(X_train, y_train)
     results["BayesianRidge"] = bayes.predict(X_test, return_std=True)
     gp = gaussian_process()
@@ -180,7 +191,7 @@ def uncertainty_scores(problem, seed):
 
 def run_uncertainty(n_seeds):
     sections = []
-    for problem in ("diabetes", "heteroscedastic"):
+    for problem in ("diabetes", "friedman1", "heteroscedastic"):
         run = partial(uncertainty_scores, problem)
         per_seed = run_over_seeds(problem, n_seeds, run)
         sections.append(uncertainty_table(problem, per_seed))
