@@ -126,6 +126,11 @@ def load_csv(path, target, task=None):
     task, reason = _infer_task(frame[target], task)
     numeric = [c for c in features.columns if _is_numeric(features[c])]
     categorical = [c for c in features.columns if c not in numeric]
+    for column in categorical:
+        # Plain strings (missing values kept) for the imputer and the encoder,
+        # which refuse booleans and mixed types.
+        values = features[column]
+        features[column] = values.astype(str).astype(object).where(values.notna())
     if task == "regression":
         y = y.astype(float)
     else:
@@ -142,12 +147,13 @@ def load_csv(path, target, task=None):
 
 
 def _is_numeric(column):
-    return column.dtype.kind in "biuf"
+    """Numbers, to be standardised; booleans count as categories."""
+    return column.dtype.kind in "iuf"
 
 
 def _infer_task(column, task):
     """The task asked for, or the one the target's values suggest."""
-    numeric = _is_numeric(column) and column.dtype.kind != "b"
+    numeric = _is_numeric(column)
     if task == "regression" and not numeric:
         raise DataError(
             f"--task regression needs a numeric target; {column.name!r} holds "

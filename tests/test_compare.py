@@ -10,7 +10,7 @@ from skdrop.__main__ import main
 # The smallest budget that still exercises every part: 1 x 2-fold outer CV,
 # 2 candidates x 2 inner folds, a tiny network.
 TINY = [
-    "--hidden", "8", "--max-iter", "15", "--repeats", "2", "--folds", "2",
+    "--hidden", "8", "--max-iter", "15", "--repeats", "1", "--folds", "2",
     "--inner-folds", "2", "--dropout-grid", "0,0.5", "--alpha-grid", "0.0001,0.1",
     "--quiet",
 ]  # fmt: skip
@@ -54,7 +54,7 @@ def test_csv_round_trip_to_json(tmp_path, capsys, task):
     assert len(report["models"]) == 4
     assert report["blas_threads_per_worker"] == 1
     for model in report["models"].values():
-        assert len(model["fit_seconds"]["per_split"]) == 4
+        assert len(model["fit_seconds"]["per_split"]) == 2
         for key, interval in model.items():
             if isinstance(interval, dict):
                 assert interval["low"] <= interval["mean"] <= interval["high"], key
@@ -108,3 +108,18 @@ def test_regression_dataset_in_two_workers(capsys):
 def test_no_progress_bar_when_stderr_is_not_a_terminal(capsys):
     main(["compare", "--dataset", "iris", *TINY[:-1]])
     assert capsys.readouterr().err == ""
+
+
+def test_csv_with_boolean_and_missing_values(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    lines = ["x,flag,colour,label"]
+    for i in range(40):
+        colour = "" if i % 7 == 0 else rng.choice(["red", "blue"])
+        x = "" if i % 11 == 0 else f"{rng.normal():.3f}"
+        lines.append(f"{x},{rng.random() < 0.5},{colour},{i % 2 == 0}")
+    path = tmp_path / "mixed.csv"
+    path.write_text("\n".join(lines) + "\n")
+    main(["compare", "--csv", str(path), "--target", "label", *TINY])
+    text = capsys.readouterr().out
+    assert "2 categorical, one-hot encoded" in text
+    assert "classification (target is not numeric)" in text
