@@ -145,6 +145,8 @@ class SubmatrixStep:
                 f"Expected {self.n_weights} dropout rates (input and hidden "
                 f"layers), got {len(rates)}."
             )
+        if group_size is not None and group_size < 1:
+            raise ValueError(f"group_size must be None or >= 1, got {group_size}.")
         self.activation = activation
         self.out_activation = out_activation
         self.loss_name = loss

@@ -335,6 +335,11 @@ def test_rates_must_match_the_droppable_layers():
         make_step([0.5, 0.5], 4)
 
 
+def test_group_size_must_be_positive():
+    with pytest.raises(ValueError, match="group_size must be None or >= 1"):
+        make_step([0.5, 0.5, 0.5], 0)
+
+
 def test_batch_larger_than_max_batch_grows_the_buffers():
     X, y, params, sample_weight = make_problem(28)
     step = make_step([0.5, 0.5, 0.5], None, max_batch=4)
