@@ -113,6 +113,31 @@ def test_generated_dropout_rates_outside_0_1_are_refused(capsys, rate):
     assert "--dropout-grid" in usage_error(capsys, ["--dropout-grid", f"0,{rate!r}"])
 
 
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    option=st.sampled_from(["--json", "--markdown", "--plot"]),
+    folder=st.text(alphabet="abcdefghij_-", min_size=1, max_size=12),
+)
+def test_generated_output_paths_in_missing_folders_are_refused(capsys, option, folder):
+    path = f"/nonexistent-skdrop-test/{folder}/report.png"
+    assert option in usage_error(capsys, [option, path])
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(st.floats(max_value=-1e-12) | st.just(float("inf")))
+def test_generated_negative_or_infinite_alphas_are_refused(capsys, alpha):
+    grid = f"0.001,0.01,0.1,{alpha!r}"
+    assert "--alpha-grid" in usage_error(capsys, ["--alpha-grid", grid])
+
+
 def write(path, text):
     path.write_text(text)
     return str(path)
