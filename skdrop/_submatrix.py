@@ -20,7 +20,9 @@ Where the time goes besides the products, and how it is kept small:
 
 * gathering a kept submatrix: ``np.take`` of the kept rows (contiguous
   copies) into a scratch buffer, then of the kept columns into the layer's
-  submatrix buffer; both with ``out=`` into buffers allocated once;
+  submatrix buffer; both with ``out=`` into buffers allocated once, and
+  ``mode="clip"`` (with the default ``"raise"``, ``take`` copies through a
+  temporary; the indices are in range by construction);
 * scattering a submatrix gradient into the full one: SciPy's compiled
   CSR-to-dense accumulation (``csr_todense``), given the group's index
   pattern as a CSR structure; it adds in place and is two to three times
@@ -388,7 +390,8 @@ def _gather(W, rows, cols, scratch, out):
     if cols is None:
         return np.take(W, rows, axis=0, out=out, mode="clip")
     if rows is not None:
-        W = np.take(W, rows, axis=0, out=_rows(scratch, rows.size, W.shape[1]))
+        kept_rows = _rows(scratch, rows.size, W.shape[1])
+        W = np.take(W, rows, axis=0, out=kept_rows, mode="clip")
     return np.take(W, cols, axis=1, out=out, mode="clip")
 
 
