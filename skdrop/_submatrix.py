@@ -37,12 +37,15 @@ contribution to that layer's weight gradient is zero. Nothing is redrawn,
 so the masks stay exactly Bernoulli with the layer's rate.
 
 Only Bernoulli dropout is supported. Gaussian noise multiplies every unit by
-a non-zero factor, so nothing can be skipped. Alpha dropout sets a dropped
-unit to a constant ``c`` (then applies ``a * h + b``): a group would gather
-the kept submatrix as here and add ``a * c + b`` times the column sums of the
-*dropped* rows of the weight matrix to the next layer's bias (one
-matrix-vector product per group), and the backward pass would add the
-corresponding outer product to the gradient of those dropped rows.
+a non-zero factor, so nothing can be skipped. Alpha dropout sends a unit to
+``a * h + b`` if kept and to the constant ``d = a * c + b`` if dropped (``c``
+SELU's saturation value). A group's next pre-activation is then
+``a * (H_kept @ W[kept]) + b * colsum(W[kept]) + d * colsum(W[dropped])`` plus
+the bias, on the kept columns: the kept submatrix product as here, plus two
+matrix-vector products per group folded into the bias. In the backward pass
+the dropped rows of ``W`` do get a gradient, ``d`` times the column sums of
+the group's delta (an outer product to scatter), and the kept rows get
+``b`` times the same sums on top of ``a * H_kept.T @ delta``.
 """
 
 import itertools
