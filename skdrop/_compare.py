@@ -189,12 +189,16 @@ def _outer_split(index, dataset, y, train, test, settings):
 
     One BLAS thread per worker: the matrices are small, the workers already
     use the cores, and a multi-threaded BLAS on busy cores is many times
-    slower (see the README's note on BLAS threads).
+    slower (figures in docs/compare.rst).
     """
     with threadpool_limits(limits=1, user_api="blas"), warnings.catch_warnings():
+        # Counted instead (see max_iter_reached in the report).
         warnings.simplefilter("ignore", ConvergenceWarning)
-        # Small classes in inner folds: stratification warns, scoring copes.
-        warnings.simplefilter("ignore", UserWarning)
+        # Classes smaller than the inner folds: stratification warns, and the
+        # scores give every class a column whether a fold saw it or not.
+        warnings.filterwarnings(
+            "ignore", "The least populated class", category=UserWarning
+        )
         result = {
             family.key: _evaluate_family(family, dataset, y, train, test, settings)
             for family in settings.families
@@ -216,6 +220,7 @@ def _evaluate_family(family, dataset, y, train, test, settings):
     n_classes = int(y.max()) + 1 if settings.task == "classification" else 0
     inner_scores = np.zeros((len(family.grid), settings.inner_folds))
     search_seconds = 0.0
+    reached = []  # per fit: whether it stopped at max_iter, not converged
     for fold, (fit_rows, val_rows) in enumerate(
         settings.inner_splits(X_train, y_train)
     ):
@@ -230,6 +235,7 @@ def _evaluate_family(family, dataset, y, train, test, settings):
                 y_train[fit_rows],
             )
             search_seconds += seconds
+            reached.append(fitted.reached_max_iter)
             inner_scores[g, fold] = _tuning_loss(
                 fitted, X_val, y_val, settings.task, n_classes
             )
@@ -243,8 +249,10 @@ def _evaluate_family(family, dataset, y, train, test, settings):
         fitted, seconds = _fit(family, value, dataset, settings, X_train, y_train)
         scores = _test_scores(fitted, X_test, y_test, settings.task, n_classes)
         outer[value] = {"fit_seconds": seconds, **scores}
+        reached.append(fitted.reached_max_iter)
     search_seconds += outer[chosen]["fit_seconds"]
     return {
+        "max_iter_reached": [int(sum(reached)), len(reached)],
         "inner_loss": inner_scores.mean(axis=1).tolist(),
         "chosen": chosen,
         "search_seconds": search_seconds,
@@ -261,6 +269,11 @@ class _Fitted:
 
     def __init__(self, model, y_shift=0.0, y_scale=1.0):
         self.model, self.y_shift, self.y_scale = model, y_shift, y_scale
+
+    @property
+    def reached_max_iter(self):
+        network = self.model[-1]
+        return network.n_iter_ >= network.max_iter
 
     def predict(self, X, **params):
         output = self.model.predict(X, **params)

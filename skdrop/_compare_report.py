@@ -95,6 +95,13 @@ def summarise(results, ratio, settings):
         "differences": differences,
         "candidates": _candidate_curves(results, ratio, settings),
         "blas_threads_per_worker": max(r["blas_threads"] for r in results),
+        "max_iter_reached": {
+            family.key: [
+                sum(r[family.key]["max_iter_reached"][i] for r in results)
+                for i in (0, 1)
+            ]
+            for family in settings.families
+        },
     }
 
 
@@ -205,10 +212,17 @@ def _description(report):
         f"({settings['outer_splits']} test folds); mean ± half-width of the 95 % "
         f"interval of the corrected resampled t-test (Nadeau & Bengio 2003, "
         f"{settings['outer_splits'] - 1} df). Fit s of a tuned model includes its "
-        f"search. Run time {report['elapsed_seconds']:.1f} s with "
-        f"{settings['n_jobs']} worker(s), "
-        f"{report['blas_threads_per_worker']} BLAS thread(s) each.",
+        "search.",
+        f"Run: {report['elapsed_seconds']:.1f} s with {settings['n_jobs']} "
+        f"worker(s), {report['blas_threads_per_worker']} BLAS thread(s) each; "
+        f"fits stopped by max_iter before converging: {_reached(report, 'sklearn')} "
+        f"(sklearn), {_reached(report, 'skdrop')} (skdrop).",
     ]
+
+
+def _reached(report, key):
+    reached, total = report["max_iter_reached"][key]
+    return f"{reached} of {total}"
 
 
 def _tables(report):

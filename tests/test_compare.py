@@ -1,6 +1,7 @@
 """python -m skdrop compare: whole runs on tiny budgets."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -53,6 +54,9 @@ def test_csv_round_trip_to_json(tmp_path, capsys, task):
     assert report["search"]["sklearn"]["grid"] == [0.0001, 0.1]
     assert len(report["models"]) == 4
     assert report["blas_threads_per_worker"] == 1
+    # 2 splits x (2 candidates x 2 inner folds + the default and chosen refits)
+    for reached, total in report["max_iter_reached"].values():
+        assert 0 <= reached <= total and 10 <= total <= 12
     for model in report["models"].values():
         assert len(model["fit_seconds"]["per_split"]) == 2
         for key, interval in model.items():
@@ -101,6 +105,9 @@ def test_regression_dataset_in_two_workers(capsys):
     main(["compare", "--dataset", "diabetes", "--n-jobs", "2", *TINY])
     text = capsys.readouterr().out
     assert "with 2 worker(s), 1 BLAS thread(s) each" in text
+    # 15 epochs stop every fit before convergence; the report says so.
+    pattern = r"before converging: (\d+) of \1 \(sklearn\), (\d+) of \2 \(skdrop\)"
+    assert re.search(pattern, text)
     assert "| 95 % coverage  | -" in text
     assert "Verdict (both tuned, R²)" in text
 
