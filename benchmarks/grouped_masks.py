@@ -50,7 +50,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))  # benchmark the working tree
 
-from skdrop import _optimizers  # noqa: E402
+from skdrop import _optimizers, _submatrix  # noqa: E402
 from skdrop._activations import init_bound  # noqa: E402
 from skdrop._submatrix import SubmatrixStep, parameter_views  # noqa: E402
 
@@ -286,6 +286,60 @@ def step_profile(dtype, group_size):
     return {"total ms": 1e3 * total / n_steps, **shares}
 
 
+def products_replay(dtype, group_size, n_steps=20):
+    """Time of a grouped step against the time of its products alone.
+
+    The shapes and operand layouts of every product of one step are
+    recorded, then the same products run on preallocated arrays, the two
+    interleaved; no profiler is involved. Returns (step ms, products ms).
+    """
+    X, y = make_rows(BATCH, dtype, 0, 4)
+    trainer = GroupedTrainer("sgd", group_size, dtype, 0)
+    Y = np.eye(N_CLASSES, dtype=dtype)[y]
+    recorded = []
+    originals = _submatrix._matmul, _submatrix._matmul_transposed_a
+
+    def recording(transposed_a):
+        def record(A, B, out):
+            recorded.append((A.shape, B.shape, transposed_a, B.flags.f_contiguous))
+            return originals[transposed_a](A, B, out)
+
+        return record
+
+    _submatrix._matmul, _submatrix._matmul_transposed_a = (
+        recording(False),
+        recording(True),
+    )
+    try:
+        trainer.step.train_step_gradient(
+            trainer.params, trainer.grad, X, Y, None, trainer.rng
+        )
+    finally:
+        _submatrix._matmul, _submatrix._matmul_transposed_a = originals
+    rng = np.random.default_rng(0)
+    operands = []
+    for a_shape, b_shape, transposed_a, b_transposed in recorded:
+        A = rng.standard_normal(a_shape).astype(dtype)
+        B = rng.standard_normal(b_shape[::-1] if b_transposed else b_shape)
+        B = B.astype(dtype).T if b_transposed else B.astype(dtype)
+        rows = a_shape[1] if transposed_a else a_shape[0]
+        operands.append(
+            (A.T if transposed_a else A, B, np.empty((rows, b_shape[1]), dtype))
+        )
+    step_times, product_times = [], []
+    for _ in range(n_steps):
+        start = time.process_time()
+        trainer.step.train_step_gradient(
+            trainer.params, trainer.grad, X, Y, None, trainer.rng
+        )
+        step_times.append(time.process_time() - start)
+        start = time.process_time()
+        for A, B, out in operands:
+            np.matmul(A, B, out=out)
+        product_times.append(time.process_time() - start)
+    return 1e3 * statistics.median(step_times), 1e3 * statistics.median(product_times)
+
+
 # Substrings of cProfile's function names, by category; the first match wins.
 PROFILE_CATEGORIES = {
     "products": ("_matmul",),
@@ -399,6 +453,17 @@ def profile_table(profiles):
     return "\n".join(lines)
 
 
+def replay_table(replays):
+    lines = [
+        "| step | step ms | products ms | not products |",
+        "|---|---|---|---|",
+    ]
+    for name, (step, products) in replays.items():
+        share = 1.0 - products / step
+        lines.append(f"| {name} | {step:.1f} | {products:.1f} | {share:.0%} |")
+    return "\n".join(lines)
+
+
 def environment():
     info = threadpool_info()
     blas = "; ".join(
@@ -457,6 +522,13 @@ def main(argv=None):
             for label in ("groups of 128", "one per batch", "groups of 64"):
                 progress(f"profile {dtype.name} {label}")
                 profiles[f"{dtype.name}, {label}"] = step_profile(dtype, GROUPS[label])
+    replays = {}
+    with threadpool_limits(1):
+        for dtype in args.dtypes:
+            for label in ("groups of 128", "one per batch", "groups of 64"):
+                replays[f"{dtype.name}, {label}"] = products_replay(
+                    dtype, GROUPS[label]
+                )
     sections.append("## Where a grouped step's time goes (1 BLAS thread)")
     sections.append(
         "cProfile with a process-time clock over 20 steps of one batch of 256 "
@@ -469,6 +541,13 @@ def main(argv=None):
         "'overhead' = gather + scatter + zero grad + masks + rest (the part the "
         f"issue wants <= {SHARE_TARGET:.0%}); activations, bias additions and "
         "the loss are work the dense step does too.\n\n" + profile_table(profiles)
+    )
+    sections.append(
+        "Without a profiler: the median time of a step and of the same products "
+        "alone (shapes and layouts recorded from a step, replayed on "
+        "preallocated arrays, interleaved with the steps, 20 each); everything "
+        "that is not a product is the rest, elementwise work included.\n\n"
+        + replay_table(replays)
     )
     summary = (
         f"{args.rows} rows x {N_FEATURES} features, hidden {HIDDEN}, batch {BATCH}, "
