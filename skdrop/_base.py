@@ -8,29 +8,23 @@
 
 import contextlib
 import copy
-import zlib
 from abc import ABCMeta, abstractmethod
-from numbers import Integral
 from typing import Self, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, _fit_context
-from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import (
-    InvalidParameterError,
-)
 from sklearn.utils.optimize import _check_optimize_result
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+from sklearn.utils.validation import _check_sample_weight
 
 from ._callbacks import CALLBACK_ATTRIBUTES, CallbackSupportMixin, FitProgress
 from ._losses import OUTPUT_ACTIVATION_OF_LOSS
-from ._montecarlo import check_finite_output, monte_carlo_outputs
 from ._network import Network
 from ._optimizers import OPTIMIZERS, L2Penalty
 from ._parameters import ParametersMixin
 from ._persistence import PersistenceMixin
+from ._prediction import PredictionMixin, generator_from
 from ._stochastic import StochasticFitMixin
 from ._threads import blas_thread_limit, limited_blas_threads
 from ._training import (
@@ -59,6 +53,7 @@ def stochastic_solver(estimator):
 class BaseDropoutMLP(
     ParametersMixin,
     PersistenceMixin,
+    PredictionMixin,
     StochasticFitMixin,
     CallbackSupportMixin,
     BaseEstimator,
@@ -156,7 +151,7 @@ class BaseDropoutMLP(
             bit_generator = np.random.PCG64()
             bit_generator.state = self._rng_state
             return np.random.Generator(bit_generator)
-        return _generator_from(self.random_state)
+        return generator_from(self.random_state)
 
     # -- fitting --------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
@@ -359,71 +354,7 @@ class BaseDropoutMLP(
         """
         return {}
 
-    # -- prediction -----------------------------------------------------
-    def _prediction_network(self, dtype):
-        return Network(
-            [c.shape[0] for c in self.coefs_] + [self.n_outputs_],
-            self.activation,
-            self.out_activation_,
-            dtype,
-            coefs=self.coefs_,
-            intercepts=self.intercepts_,
-        )
-
-    def _forward(self, X):
-        """Deterministic output of the whole network (no dropout)."""
-        output = self._prediction_network(self.coefs_[0].dtype).predict(X)
-        check_finite_output(output)
-        return output
-
-    @staticmethod
-    def _check_n_samples(n_samples):
-        if (
-            not isinstance(n_samples, Integral | np.integer)
-            or isinstance(n_samples, bool)
-            or n_samples < 1
-        ):
-            raise InvalidParameterError(
-                f"n_samples must be an int >= 1, got {n_samples!r}."
-            )
-
-    def _monte_carlo_outputs(self, X, n_samples, random_state, out=None):
-        """Outputs of ``n_samples`` passes with dropout switched on.
-
-        Returns an array of shape ``(n_samples, n_rows, n_outputs)`` (``out``
-        if given); see :func:`skdrop._montecarlo.monte_carlo_outputs`.
-        """
-        check_is_fitted(self)
-        self._check_n_samples(n_samples)
-        network = self._prediction_network(self.coefs_[0].dtype)
-        network.set_dropout(
-            self._dropout_rates(len(self.coefs_) - 1), self.dropout_type
-        )
-        rng = _generator_from(random_state)
-        return monte_carlo_outputs(network, X, n_samples, rng, out)
-
-    @property
-    def _mc_seed(self):
-        """Seed of the Monte Carlo passes behind ``predict(return_std=True)``.
-
-        Derived from the output layer's weights, so repeated calls agree and
-        every copy of a model (pickled, deep-copied, or handed to a callback
-        during fit) has it, with no state to keep.
-        """
-        last = self.coefs_[-1].tobytes() + self.intercepts_[-1].tobytes()
-        return zlib.crc32(last)
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
-
-
-def _generator_from(random_state):
-    """A NumPy Generator seeded from a scikit-learn ``random_state``.
-
-    ``None`` and ``RandomState`` instances draw the seed from that state,
-    so the global seed and shared instances behave as in scikit-learn.
-    """
-    seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
-    return np.random.Generator(np.random.PCG64(seed))

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import skdrop._base
+import skdrop._prediction
 from skdrop import DropoutMLPClassifier, DropoutMLPRegressor
 from skdrop._activations import selu
 from skdrop._network import Network
@@ -180,6 +181,7 @@ class _RecordingNetwork(Network):
 def recorded_networks(monkeypatch):
     _RecordingNetwork.built = []
     monkeypatch.setattr(skdrop._base, "Network", _RecordingNetwork)
+    monkeypatch.setattr(skdrop._prediction, "Network", _RecordingNetwork)
     return _RecordingNetwork.built
 
 
