@@ -333,7 +333,12 @@ def main(argv=None):
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     if args.command == "compare":
         _check_combinations(args, compare_parser)
-        compare(args, compare_parser)
+        try:
+            compare(args, compare_parser)
+        except KeyboardInterrupt:
+            # Ctrl-C: a one-line note and the shell's usual code, no traceback.
+            print("python -m skdrop compare: interrupted", file=sys.stderr)
+            return 130
     return 0
 
 

@@ -212,3 +212,12 @@ def test_help_shows_defaults_and_no_markup(capsys):
         assert default in text
     assert "(default: None)" not in text
     assert "``" not in text and ":class:" not in text
+
+
+def test_interrupt_is_one_line_and_exit_code_130(monkeypatch, capsys):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_compare, "run_comparison", interrupted)
+    assert main(["compare", "--dataset", "iris"]) == 130
+    assert capsys.readouterr().err == "python -m skdrop compare: interrupted\n"
