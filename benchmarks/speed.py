@@ -684,7 +684,7 @@ def benchmark_predict(cfg, dtype, models):
     return records
 
 
-# The methods of skdrop._dropout.Dropout that draw and apply the noise; none
+# The methods of skdrop._noise.Noise (Bernoulli) that draw and apply the noise; none
 # calls another, so their cumulative times add up without double counting.
 MASK_METHODS = ("sample", "apply", "apply_sparse", "backward")
 
@@ -694,7 +694,7 @@ def measure_mask_share(cfg, dtype):
 
     The fit runs under cProfile with a CPU-time clock (so time lost to other
     processes is not counted); the share is the cumulative time of the
-    ``Dropout`` methods that draw masks and apply them (forward and
+    ``Noise`` methods that draw masks and apply them (forward and
     backward) over the cumulative time of the whole fit.
     """
     if DropoutMLPClassifier is None:
@@ -709,7 +709,7 @@ def measure_mask_share(cfg, dtype):
     for (path, _, name), (*_, cumulative, _) in pstats.Stats(profiler).stats.items():
         if name == "fit_skdrop":
             fit_seconds = cumulative
-        elif Path(path).name == "_dropout.py" and name in MASK_METHODS:
+        elif Path(path).name == "_noise.py" and name in MASK_METHODS:
             mask_seconds += cumulative
     return 100 * mask_seconds / fit_seconds if fit_seconds else None
 
