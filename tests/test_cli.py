@@ -221,3 +221,13 @@ def test_interrupt_is_one_line_and_exit_code_130(monkeypatch, capsys):
     monkeypatch.setattr(_compare, "run_comparison", interrupted)
     assert main(["compare", "--dataset", "iris"]) == 130
     assert capsys.readouterr().err == "python -m skdrop compare: interrupted\n"
+
+
+def test_missing_optional_packages_are_usage_errors(monkeypatch, capsys, tmp_path):
+    # A None entry in sys.modules makes the import fail as if not installed.
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    line = usage_error(capsys, ["--plot", str(tmp_path / "x.png")])
+    assert "--plot: needs matplotlib" in line
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    csv = write(tmp_path / "d.csv", "x,y\n1,2\n")
+    assert "--csv needs pandas" in usage_error(capsys, ["--csv", csv, "--target", "y"])

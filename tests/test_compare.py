@@ -2,6 +2,7 @@
 
 import json
 import re
+import sys
 
 import numpy as np
 import pytest
@@ -130,3 +131,22 @@ def test_csv_with_boolean_and_missing_values(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "2 categorical, one-hot encoded" in text
     assert "classification (target is not numeric)" in text
+
+
+def test_progress_bar_draws_on_a_terminal_and_degrades_without_rich(
+    monkeypatch, capsys
+):
+    from skdrop._compare import _progress_bar
+
+    pytest.importorskip("rich")
+    # rich treats stderr as a terminal when FORCE_COLOR is set.
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    with _progress_bar(3, enabled=True) as advance:
+        for _ in range(3):
+            advance()
+    err = capsys.readouterr().err
+    assert "cross-validation splits" in err and "100%" in err
+    monkeypatch.setitem(sys.modules, "rich.progress", None)
+    with _progress_bar(3, enabled=True) as advance:
+        advance()
+    assert capsys.readouterr() == ("", "")
