@@ -350,7 +350,7 @@ class SubmatrixStep:
             G += sub
             return
         n_in, n_out = G.shape
-        if _csr_add_into_dense is None:  # pragma: no cover
+        if _csr_add_into_dense is None:
             rows = np.arange(n_in) if rows is None else rows
             cols = np.arange(n_out) if cols is None else cols
             np.add.at(G, (rows[:, np.newaxis], cols), sub)

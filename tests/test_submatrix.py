@@ -365,3 +365,17 @@ def test_gradient_steps_with_grouped_masks_reduce_the_clean_loss():
         params -= 0.2 * grad
     end, _ = clean.gradient(params, grad, X, y, None, no_masks)
     assert end < 0.8 * start  # about 0.62 for every seed tried
+
+
+def test_scatter_without_scipys_compiled_accumulation(monkeypatch):
+    # The fallback for a SciPy that moved its private sparse tools.
+    from skdrop import _submatrix
+
+    monkeypatch.setattr(_submatrix, "_csr_add_into_dense", None)
+    X, y, params, sample_weight = make_problem(30)
+    rates = [0.3, 0.5, 0.0]
+    step = make_step(rates, 4)
+    masks = step.draw_masks(np.random.default_rng(1), N_ROWS)
+    _, grad, _ = run(step, params, X, y, sample_weight, masks)
+    _, expected_grad = reference(step, rates, params, X, y, sample_weight, masks, 4)
+    np.testing.assert_allclose(grad, expected_grad, rtol=0, atol=1e-12)
