@@ -39,6 +39,51 @@ RandomStateLike: TypeAlias = int | np.random.RandomState | None
 # Monte Carlo passes used by ``predict(X, return_std=True)``.
 DEFAULT_MC_SAMPLES = 30
 
+# Above this magnitude, data are named as the likelier cause of a diverged
+# fit: standardised data are within a few units, and products of such values
+# with the initial weights overflow float32 from about 1e19 on.
+LARGE_INPUT = 1e6
+
+
+def normalized_sample_weight(sample_weight, X):
+    """Validated sample weights divided by their largest, in X's dtype.
+
+    The losses are weighted means, which a common factor does not change;
+    dividing by the largest weight keeps tiny weights (``1e-320``) from
+    overflowing ``1 / sum`` or rounding to 0 in float32. Returns the weights
+    (or ``None``) and the factor they were divided by.
+    """
+    if sample_weight is None:
+        return None, 1.0
+    sample_weight = _check_sample_weight(
+        sample_weight, X, dtype=np.float64, ensure_non_negative=True
+    )
+    scale = float(sample_weight.max())
+    return (sample_weight / scale).astype(X.dtype, copy=False), scale
+
+
+def _penalty_on_normalized_weights(alpha, weight_scale):
+    """``alpha`` such that ``alpha / sum(w / scale)`` is ``alpha / sum(w)``."""
+    if not alpha:
+        return 0.0
+    adjusted = alpha / weight_scale
+    if not np.isfinite(adjusted):
+        raise ValueError(
+            f"The L2 penalty alpha / sum(sample_weight) overflows: alpha={alpha} "
+            f"with sample weights of at most {weight_scale:.3g}. Scale the "
+            "sample weights up (the fit does not depend on their scale "
+            "otherwise) or set alpha=0."
+        )
+    return adjusted
+
+
+def _largest_magnitude(data):
+    values = data.data if sp.issparse(data) else data
+    if values.size == 0:
+        return 0.0
+    with np.errstate(all="ignore"):
+        return float(np.nanmax(np.abs(values)))
+
 
 def stochastic_solver(estimator):
     """``available_if`` check of ``partial_fit``: only for optimisers."""
@@ -224,21 +269,21 @@ class BaseDropoutMLP(
         hidden_sizes = self._hidden_layer_sizes()
         rates = self._dropout_rates(len(hidden_sizes))
         self._check_dropout_settings(rates)
+        self._check_max_norm()
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         reset = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         X, y = self._validate_input(X, y, incremental, reset=reset)
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(
-                sample_weight, X, dtype=X.dtype, ensure_non_negative=True
-            )
+        sample_weight, weight_scale = normalized_sample_weight(sample_weight, X)
         if y.ndim == 1:
             y = y.reshape(-1, 1)
         if sp.issparse(X):
             X = X.tocsr()
         layer_units = [X.shape[1], *hidden_sizes, y.shape[1]]
+        self._check_network_size(layer_units, X.dtype, self._rows_per_step(X.shape[0]))
         if not reset:
             self._check_architecture(layer_units)
+            self._check_output_activation()
 
         rng = self._training_generator(reset)
         if reset:
@@ -247,7 +292,10 @@ class BaseDropoutMLP(
         network.load(self.coefs_, self.intercepts_)
         network.set_dropout(rates, self.dropout_type)
         self.coefs_, self.intercepts_ = network.coefs, network.intercepts
-        penalty = L2Penalty(self.alpha, network.n_coef_params)
+        penalty = L2Penalty(
+            _penalty_on_normalized_weights(self.alpha, weight_scale),
+            network.n_coef_params,
+        )
         validation = None
         threads = blas_thread_limit(layer_units, self._rows_per_step(X.shape[0]))
         try:
@@ -270,10 +318,8 @@ class BaseDropoutMLP(
             self._after_fit(X, y, sample_weight, validation)
         except NonFiniteTrainingError as exc:
             raise ValueError(
-                f"Training diverged: {exc}. The learning rate "
-                f"(learning_rate_init={self.learning_rate_init}) is most likely "
-                "too large, or the input data have very large values and need "
-                "scaling. The estimator was left as it was before this call."
+                f"Training diverged: {exc}. {self._divergence_hint(X, y)} The "
+                "estimator was left as it was before this call."
             ) from None
         self._rng_state = rng.bit_generator.state
         progress.fit_end()
@@ -295,6 +341,32 @@ class BaseDropoutMLP(
                 f"{expected} were fitted, the data and hidden_layer_sizes now "
                 f"give {layer_units}. Refit with warm_start=False."
             )
+
+    def _check_output_activation(self):
+        """A warm start keeps the output layer: it must suit the current loss."""
+        expected = OUTPUT_ACTIVATION_OF_LOSS[self._loss_name()]
+        if self.out_activation_ != expected:
+            raise ValueError(
+                f"The fitted network has the output activation "
+                f"{self.out_activation_!r}, but loss={self._loss_name()!r} needs "
+                f"{expected!r}: the loss changed since the previous call. "
+                "Refit with warm_start=False (partial_fit cannot change the loss)."
+            )
+
+    def _divergence_hint(self, X, y):
+        """The likelier cause of a diverged fit: data far from unit scale, or
+        the learning rate."""
+        largest = max(_largest_magnitude(X), _largest_magnitude(y))
+        if largest > LARGE_INPUT:
+            return (
+                f"The data have values as large as {largest:.3g} (in "
+                f"{np.dtype(X.dtype).name}), which overflow in the network: "
+                "scale X (and y), e.g. with StandardScaler."
+            )
+        return (
+            f"The learning rate (learning_rate_init={self.learning_rate_init}) "
+            "is most likely too large, or the input data need scaling."
+        )
 
     def _snapshot(self):
         """A copy of the fitted state that training mutates in place."""

@@ -5,6 +5,8 @@ of the core (:data:`skdrop._optimizers.SOLVERS`, :data:`skdrop._noise.NOISE`),
 so a new optimiser or kind of dropout is accepted without an edit here.
 """
 
+import itertools
+import os
 import warnings
 from numbers import Integral, Real
 
@@ -18,7 +20,7 @@ from sklearn.utils._param_validation import (
 
 from ._activations import HIDDEN_ACTIVATIONS
 from ._noise import NOISE
-from ._optimizers import SOLVERS
+from ._optimizers import OPTIMIZERS, SOLVERS
 
 
 class ParametersMixin:
@@ -74,29 +76,78 @@ class ParametersMixin:
         return [int(s) for s in sizes]
 
     def _dropout_rates(self, n_hidden):
-        """One rate per layer that can be dropped: the input, then each hidden."""
+        """One rate per layer that can be dropped: the input, then each hidden.
+
+        Both rates are checked here, not only by ``_parameter_constraints``
+        in ``fit``: prediction with dropout (``predict_samples``,
+        ``return_std``) uses them as they are now, possibly changed by
+        ``set_params`` after ``fit``.
+        """
         rates = self.dropout_rate
-        if np.ndim(rates) == 0:
+        try:
+            ndim = np.ndim(rates)
+        except ValueError:  # a ragged nested sequence
+            ndim = -1
+        if ndim == 0:
             rates = [rates] * n_hidden
-        else:
-            rates = list(np.asarray(rates, dtype=object).ravel())
-            if len(rates) != n_hidden:
-                raise InvalidParameterError(
-                    "The 'dropout_rate' parameter of "
-                    f"{type(self).__name__} must be a float in [0, 1) or a "
-                    f"sequence of {n_hidden} such floats, one per hidden layer. "
-                    f"Got {len(rates)} values: {self.dropout_rate!r} instead."
-                )
-        for rate in rates:
-            valid = isinstance(rate, Real | np.floating | np.integer)
-            if not valid or not 0 <= rate < 1 or isinstance(rate, bool):
-                raise InvalidParameterError(
-                    "The 'dropout_rate' parameter of "
-                    f"{type(self).__name__} must be a float in the range [0, 1), "
-                    "or a sequence of such floats, one per hidden layer. "
-                    f"Got {self.dropout_rate!r} instead."
-                )
+        elif ndim != 1 or len(rates) != n_hidden:
+            raise InvalidParameterError(
+                "The 'dropout_rate' parameter of "
+                f"{type(self).__name__} must be a float in [0, 1) or a flat "
+                f"sequence of {n_hidden} such floats, one per hidden layer. "
+                f"Got {self.dropout_rate!r:.200} instead."
+            )
+        if not all(_is_rate(rate) for rate in rates):
+            raise InvalidParameterError(
+                "The 'dropout_rate' parameter of "
+                f"{type(self).__name__} must be a float in the range [0, 1), "
+                "or a sequence of such floats, one per hidden layer. "
+                f"Got {self.dropout_rate!r:.200} instead."
+            )
+        if not _is_rate(self.input_dropout_rate):
+            raise InvalidParameterError(
+                "The 'input_dropout_rate' parameter of "
+                f"{type(self).__name__} must be a float in the range [0, 1). "
+                f"Got {self.input_dropout_rate!r:.200} instead."
+            )
         return [float(self.input_dropout_rate)] + [float(r) for r in rates]
+
+    def _check_max_norm(self):
+        if self.max_norm is not None and self.solver not in OPTIMIZERS:
+            raise ValueError(
+                f"max_norm={self.max_norm} cannot be used with "
+                f"solver={self.solver!r}: the bound is kept by rescaling the "
+                "weights after every mini-batch step, and L-BFGS takes no such "
+                "steps. Use solver='adam' or 'sgd', or set max_norm=None."
+            )
+
+    def _check_network_size(self, layer_units, dtype, rows_per_step):
+        """Refuse, before allocating it, a network too large for this machine.
+
+        Counts the least a fit holds at once: parameters, gradient and the
+        optimiser's arrays (SciPy's L-BFGS-B keeps about 25 float64 vectors
+        of the parameters' length), and two activation-sized buffers per
+        layer for a batch.
+        """
+        physical = _physical_memory()
+        if physical is None:
+            return
+        itemsize = np.dtype(dtype).itemsize
+        n_params = sum((a + 1) * b for a, b in itertools.pairwise(layer_units))
+        if self.solver in OPTIMIZERS:
+            per_param = itemsize * (2 + len(OPTIMIZERS[self.solver].state_arrays))
+        else:
+            per_param = 2 * itemsize + 25 * 8
+        needed = n_params * per_param + 2 * rows_per_step * sum(layer_units) * itemsize
+        if needed > physical:
+            raise ValueError(
+                f"hidden_layer_sizes={self.hidden_layer_sizes!r:.100} makes a "
+                f"network of {n_params:,} parameters (layer sizes "
+                f"{layer_units}); fitting it takes at least "
+                f"{needed / 2**30:,.1f} GiB of memory, more than the "
+                f"{physical / 2**30:,.1f} GiB of this machine. Use smaller "
+                "hidden layers."
+            )
 
     def _check_dropout_settings(self, rates):
         if self.solver == "lbfgs" and any(rates):
@@ -116,3 +167,20 @@ class ParametersMixin:
                 UserWarning,
                 stacklevel=3,
             )
+
+
+def _physical_memory():
+    """Bytes of physical memory, or ``None`` where the OS does not say."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _is_rate(rate):
+    """Whether ``rate`` is a real number in [0, 1) (NaN and booleans are not)."""
+    return (
+        isinstance(rate, Real | np.floating | np.integer)
+        and not isinstance(rate, bool | np.bool_)
+        and 0 <= rate < 1
+    )
