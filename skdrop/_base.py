@@ -388,16 +388,7 @@ class BaseDropoutMLP(
         network.initialize(rng)
         self.coefs_, self.intercepts_ = network.coefs, network.intercepts
         if self.solver in OPTIMIZERS:
-            self.loss_curve_ = []
-            self._no_improvement_count = 0
-            if self.early_stopping:
-                self.validation_scores_ = []
-                self.best_validation_score_ = -np.inf
-                self.best_loss_ = None
-            else:
-                self.best_loss_ = np.inf
-                self.validation_scores_ = None
-                self.best_validation_score_ = None
+            self._reset_records()
         self._optimizer = None
 
     def _fit_lbfgs(self, network, penalty, X, y, sample_weight):

@@ -179,6 +179,17 @@ class Optimizer:
         """``(stop, message)`` for a stalled run; by default it stops."""
         return True, " Stopping."
 
+    def non_finite_state(self):
+        """Name of the first state array holding infinity or NaN, or ``None``.
+
+        An overflowed state can leave the parameters finite but frozen (a
+        step of ``m / inf`` is 0), so training checks it as well.
+        """
+        for name in self.state_arrays:
+            if not np.isfinite(getattr(self, name)).all():
+                return name
+        return None
+
     # -- state as a plain dict -----------------------------------------------
     def to_state(self):
         """The optimiser as a plain dict of strings, numbers and arrays.
@@ -229,6 +240,11 @@ class Optimizer:
                 raise ValueError(
                     f"The {cls.name!r} optimizer state's {name!r} must be a "
                     f"number or a string, got {type(value).__name__}."
+                )
+            elif not isinstance(value, str) and not math.isfinite(value):
+                raise ValueError(
+                    f"The {cls.name!r} optimizer state's {name!r} must be "
+                    f"finite, got {value!r}."
                 )
         # Bypass __init__: moments and step counters are restored as they
         # were, rather than freshly initialised.
@@ -315,9 +331,11 @@ class SGD(Optimizer):
 
     def iteration_ends(self, time_step):
         if self.lr_schedule == "invscaling":
-            self.learning_rate = (
-                float(self.learning_rate_init) / (time_step + 1) ** self.power_t
-            )
+            try:
+                decay = (time_step + 1) ** self.power_t
+            except OverflowError:  # a huge power_t: the rate underflows to 0
+                decay = math.inf
+            self.learning_rate = float(self.learning_rate_init) / decay
 
     def _on_stall(self):
         # The 'adaptive' schedule first slows down, as scikit-learn's does.
@@ -415,7 +433,11 @@ class Adam(Optimizer):
         # (s1 / sqrt(s2)) * M / (sqrt(V) + eps / sqrt(s2)). Python floats
         # keep float32 arithmetic in float32.
         root = math.sqrt(self.second_moment_scale)
-        self._epsilon = self.epsilon / root
+        # An epsilon below the dtype's smallest normal number rounds to 0 (or
+        # loses precision) and 0 / 0 would follow where a gradient is 0 from
+        # the start: it is used at that floor instead.
+        tiny = float(np.finfo(self.second_moment.dtype).tiny)
+        self._epsilon = max(self.epsilon / root, tiny)
         self._step_size = self.learning_rate * self.first_moment_scale / root
 
     def _update_block(self, start, stop, p, g, scratch):

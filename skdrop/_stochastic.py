@@ -30,6 +30,36 @@ class StochasticFitMixin:
             network.params.size, network.dtype, self.get_params(deep=False)
         )
 
+    def _reset_records(self):
+        """Empty records of the epoch loop, for the current ``early_stopping``."""
+        self.loss_curve_ = []
+        self._no_improvement_count = 0
+        if self.early_stopping:
+            self.validation_scores_ = []
+            self.best_validation_score_ = -np.inf
+            self.best_loss_ = None
+        else:
+            self.best_loss_ = np.inf
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+
+    def _match_records_to_settings(self):
+        """Make the records fit the settings of this call.
+
+        A warm start or ``partial_fit`` after ``set_params`` changed
+        ``early_stopping``, or the solver from ``'lbfgs'``, finds records
+        kept for the old settings (or none): the loss curve carries on, and
+        the tracking of the best loss or validation score starts afresh.
+        """
+        loss_curve = getattr(self, "loss_curve_", None)
+        tracks_scores = isinstance(getattr(self, "validation_scores_", None), list)
+        tracks_loss = getattr(self, "best_loss_", None) is not None
+        if not isinstance(loss_curve, list):
+            self._reset_records()
+        elif tracks_scores != self.early_stopping or tracks_loss == self.early_stopping:
+            self._reset_records()
+            self.loss_curve_ = loss_curve
+
     def _batch_size(self, n_samples):
         if self.batch_size == "auto":
             return min(200, n_samples)
@@ -73,8 +103,12 @@ class StochasticFitMixin:
         self, network, penalty, X, y, sample_weight, rng, incremental, progress
     ):
         """Train by mini-batches; return the early-stopping rows, or ``None``."""
-        if not incremental or getattr(self, "_optimizer", None) is None:
+        previous = getattr(self, "_optimizer", None)
+        if not incremental or previous is None or previous.name != self.solver:
+            # partial_fit after set_params(solver=...) starts the new
+            # optimiser's state afresh rather than step with the old one.
             self._optimizer = self._new_optimizer(network)
+        self._match_records_to_settings()
         optimizer = self._optimizer
         # As in scikit-learn, n_iter_ counts the epochs of this call only;
         # loss_curve_ and t_ accumulate across warm starts and partial fits.
@@ -111,6 +145,12 @@ class StochasticFitMixin:
                     if not np.isfinite(network.params).all():
                         raise NonFiniteTrainingError(
                             "the weights became infinite or NaN"
+                        )
+                    overflowed = optimizer.non_finite_state()
+                    if overflowed is not None:
+                        raise NonFiniteTrainingError(
+                            f"the optimizer's {overflowed} became infinite or "
+                            f"NaN (gradients too large for {network.dtype})"
                         )
                 except NonFiniteTrainingError as exc:
                     raise NonFiniteTrainingError(
