@@ -1,18 +1,26 @@
-"""The training loop shared by both estimators: parity with scikit-learn's MLP
-parameters, dropout settings, randomness, warm_start, partial_fit, early
-stopping and the attributes they leave."""
+"""BaseDropoutMLP, the fit orchestration shared by both estimators: parity
+with scikit-learn's MLP parameters, skdrop's own parameter rules, how the
+dropout settings reach the network, randomness (same random_state, same
+model bit for bit), warm_start, sample weights, input types, max-norm.
+
+Epochs, early stopping and partial_fit's records: test_stochastic.py."""
 
 import inspect
 import re
+import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from sklearn.datasets import make_classification, make_regression
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.datasets import make_classification
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 
+import skdrop._base
+import skdrop._prediction
 from skdrop import DropoutMLPClassifier, DropoutMLPRegressor
+from skdrop._network import Network
+from skdrop._noise import NOISE, RATE_RESOLUTION
 from skdrop._optimizers import OPTIMIZERS
 
 DROPOUT_PARAMS = ["dropout_rate", "input_dropout_rate", "dropout_type", "max_norm"]
@@ -22,24 +30,13 @@ PAIRS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def classification():
-    return make_classification(
-        n_samples=300, n_features=8, n_informative=5, n_classes=3, random_state=0
-    )
-
-
-@pytest.fixture(scope="module")
-def regression():
-    X, y = make_regression(n_samples=200, n_features=5, noise=5.0, random_state=0)
-    return X, y / y.std()
-
-
 def _params(cls):
     return list(inspect.signature(cls).parameters.values())
 
 
 # -- parameter parity ---------------------------------------------------
+
+
 @pytest.mark.parametrize(("ours", "theirs"), PAIRS)
 def test_every_sklearn_parameter_has_the_same_default_and_position(ours, theirs):
     our_params, their_params = _params(ours), _params(theirs)
@@ -49,7 +46,9 @@ def test_every_sklearn_parameter_has_the_same_default_and_position(ours, theirs)
     for mine, reference in zip(our_params, their_params, strict=False):
         assert mine.default == reference.default, mine.name
         assert mine.kind == reference.kind, mine.name
-    assert [p.name for p in our_params[len(their_params) :]] == DROPOUT_PARAMS
+    ours_only = [p.name for p in our_params[len(their_params) :]]
+    assert ours_only[: len(DROPOUT_PARAMS)] == DROPOUT_PARAMS
+    assert set(ours_only) <= set(ours._parameter_constraints)
 
 
 @pytest.mark.parametrize(("ours", "theirs"), PAIRS)
@@ -59,19 +58,17 @@ def test_parameter_constraints_extend_sklearns(ours, theirs):
     assert set(DROPOUT_PARAMS) <= set(ours._parameter_constraints)
 
 
+# Only skdrop's own rules: the constraints shared with scikit-learn's MLP and
+# the registries' options are checked by check_param_validation in
+# test_sklearn_compat.py.
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"dropout_rate": 1.0}, "dropout_rate"),
-        ({"dropout_rate": -0.1}, "dropout_rate"),
         ({"dropout_rate": [0.1, 0.2]}, "one per hidden layer"),
         ({"dropout_rate": [0.1, 1.5]}, "dropout_rate"),
+        ({"dropout_rate": [0.1, -0.5]}, "dropout_rate"),
         ({"dropout_rate": ["a"]}, "dropout_rate"),
-        ({"input_dropout_rate": 1.0}, "input_dropout_rate"),
-        ({"dropout_type": "uniform"}, "dropout_type"),
-        ({"max_norm": 0.0}, "max_norm"),
-        ({"activation": "softplus"}, "activation"),
-        ({"solver": "rmsprop"}, "solver"),
+        ({"dropout_rate": [True]}, "dropout_rate"),
         ({"hidden_layer_sizes": [5, 0]}, "hidden_layer_sizes"),
     ],
 )
@@ -103,6 +100,8 @@ def test_lbfgs_without_dropout_trains(classification):
 
 
 # -- training -----------------------------------------------------------
+
+
 @pytest.mark.parametrize("solver", sorted(OPTIMIZERS))
 def test_loss_decreases_on_an_easy_problem(classification, solver):
     X, y = classification
@@ -115,19 +114,6 @@ def test_loss_decreases_on_an_easy_problem(classification, solver):
     ).fit(X, y)
     assert clf.loss_curve_[-1] < 0.6 * clf.loss_curve_[0]
     assert clf.score(X, y) > 0.8
-
-
-def test_same_seed_gives_the_same_model_bit_for_bit(classification):
-    X, y = classification
-    fits = [
-        DropoutMLPClassifier(max_iter=5, random_state=3, early_stopping=True).fit(X, y)
-        for _ in range(2)
-    ]
-    for a, b in zip(fits[0].coefs_, fits[1].coefs_, strict=True):
-        np.testing.assert_array_equal(a, b)
-    assert fits[0].loss_curve_ == fits[1].loss_curve_
-    other = DropoutMLPClassifier(max_iter=5, random_state=4).fit(X, y)
-    assert not np.array_equal(other.coefs_[0], fits[0].coefs_[0])
 
 
 def test_dropout_changes_training_but_not_the_initialisation(classification):
@@ -165,21 +151,6 @@ def test_dropout_rate_zero_takes_sklearns_steps_exactly():
     assert ours.loss_curve_[-1] == pytest.approx(theirs.loss_curve_[-1], rel=1e-12)
 
 
-def test_convergence_warning_when_max_iter_is_reached(classification):
-    X, y = classification
-    with pytest.warns(ConvergenceWarning, match="Maximum iterations"):
-        DropoutMLPClassifier(max_iter=2, random_state=0).fit(X, y)
-
-
-def test_tol_stops_training_before_max_iter(classification):
-    X, y = classification
-    clf = DropoutMLPClassifier(
-        max_iter=500, tol=10.0, n_iter_no_change=2, random_state=0
-    ).fit(X, y)
-    reference = MLPClassifier(max_iter=500, tol=10.0, n_iter_no_change=2).fit(X, y)
-    assert clf.n_iter_ == reference.n_iter_ == 4
-
-
 def test_attributes_match_sklearns_after_fit(classification):
     X, y = classification
     ours = DropoutMLPClassifier(hidden_layer_sizes=(6, 5), max_iter=3).fit(X, y)
@@ -214,134 +185,9 @@ def test_warm_start_continues_from_the_previous_weights(classification):
     np.testing.assert_array_equal(cold.coefs_[0], first[0])
 
 
-def test_warm_start_refuses_new_classes(classification):
-    X, y = classification
-    clf = DropoutMLPClassifier(max_iter=1, warm_start=True).fit(X, y)
-    with pytest.raises(ValueError, match="same classes"):
-        clf.fit(X[y < 2], y[y < 2])
-
-
-def test_partial_fit_runs_one_epoch_per_call_and_accumulates(classification):
-    X, y = classification
-    clf = DropoutMLPClassifier(random_state=0)
-    clf.partial_fit(X[:100], y[:100], classes=np.unique(y))
-    clf.partial_fit(X[100:], y[100:])
-    assert clf.n_iter_ == 1  # as in scikit-learn: the epochs of the last call
-    assert clf.t_ == X.shape[0]
-    assert len(clf.loss_curve_) == 2
-
-
-def test_partial_fit_needs_classes_first_and_rejects_unknown_ones(classification):
-    X, y = classification
-    clf = DropoutMLPClassifier()
-    with pytest.raises(ValueError, match="classes must be passed"):
-        clf.partial_fit(X, y)
-    clf.partial_fit(X[y < 2], y[y < 2], classes=[0, 1])
-    with pytest.raises(ValueError, match="not in"):
-        clf.partial_fit(X, y)
-
-
-def test_partial_fit_draws_new_masks_at_every_call():
-    """Fed the same single row twice, the two updates drop different units.
-
-    With one row per step, no momentum and no penalty, a dropped hidden unit's
-    incoming weights do not move, so the moved columns show the mask.
-    """
-    X, y = make_classification(n_samples=1, n_features=5, random_state=0)[0], [1]
-    params = dict(
-        hidden_layer_sizes=(40,),
-        solver="sgd",
-        momentum=0.0,
-        alpha=0.0,
-        learning_rate_init=0.1,
-        random_state=0,
-    )
-    clf = DropoutMLPClassifier(**params)
-    clf.partial_fit(X, y, classes=[0, 1])
-    after_one = clf.coefs_[0].copy()
-    clf.partial_fit(X, y)
-    moved_second = np.abs(clf.coefs_[0] - after_one).sum(axis=0) > 0
-    assert 0 < moved_second.sum() < 40
-    replay = DropoutMLPClassifier(**params)
-    replay.partial_fit(X, y, classes=[0, 1])
-    np.testing.assert_array_equal(replay.coefs_[0], after_one)
-    initial = _initial_first_layer(params, X, y)
-    moved_first = np.abs(after_one - initial).sum(axis=0) > 0
-    assert 0 < moved_first.sum() < 40
-    assert not np.array_equal(moved_first, moved_second)
-
-
-def _initial_first_layer(params, X, y):
-    """First-layer weights at initialisation: a fit with a zero learning rate
-    is impossible, so take one SGD step of size ~0 instead."""
-    tiny = DropoutMLPClassifier(**{**params, "learning_rate_init": 1e-300})
-    tiny.partial_fit(X, y, classes=[0, 1])
-    return tiny.coefs_[0]
-
-
-def test_partial_fit_refuses_early_stopping(classification):
-    X, y = classification
-    with pytest.raises(ValueError, match="early_stopping"):
-        DropoutMLPClassifier(early_stopping=True).partial_fit(X, y, classes=[0, 1, 2])
-
-
 def test_partial_fit_is_unavailable_for_lbfgs():
     assert not hasattr(DropoutMLPClassifier(solver="lbfgs"), "partial_fit")
     assert not hasattr(DropoutMLPRegressor(solver="lbfgs"), "partial_fit")
-
-
-def test_early_stopping_records_scores_and_keeps_the_best_weights(classification):
-    X, y = classification
-    clf = DropoutMLPClassifier(
-        early_stopping=True, max_iter=40, n_iter_no_change=3, random_state=0
-    ).fit(X, y)
-    assert len(clf.validation_scores_) == clf.n_iter_
-    assert clf.best_validation_score_ == max(clf.validation_scores_)
-    assert clf.best_loss_ is None
-
-
-def test_early_stopping_split_is_stratified_for_multiclass(monkeypatch):
-    X, y = make_classification(
-        n_samples=200,
-        n_classes=4,
-        n_informative=4,
-        weights=[0.7, 0.1, 0.1, 0.1],
-        random_state=0,
-    )
-    seen = {}
-    import skdrop._stochastic as base
-
-    real_split = base.train_test_split
-
-    def spy(*arrays, **kwargs):
-        seen["stratify"] = kwargs["stratify"]
-        return real_split(*arrays, **kwargs)
-
-    monkeypatch.setattr(base, "train_test_split", spy)
-    DropoutMLPClassifier(early_stopping=True, max_iter=1).fit(X, y)
-    np.testing.assert_array_equal(seen["stratify"], y)
-
-
-def test_validation_score_uses_the_whole_network(classification):
-    """Validation accuracy is the deterministic score, not a noisy one."""
-    X, y = classification
-    clf = DropoutMLPClassifier(
-        early_stopping=True, max_iter=1, validation_fraction=0.5, random_state=0
-    )
-    scores = []
-    real_score = DropoutMLPClassifier._score
-
-    def recording_score(self, X_val, y_val, sample_weight=None):
-        value = real_score(self, X_val, y_val, sample_weight)
-        scores.append((value, real_score(self, X_val, y_val, sample_weight)))
-        return value
-
-    DropoutMLPClassifier._score = recording_score
-    try:
-        clf.fit(X, y)
-    finally:
-        DropoutMLPClassifier._score = real_score
-    assert scores and all(a == b for a, b in scores)
 
 
 def test_sample_weight_zero_equals_dropping_the_rows(regression):
@@ -394,9 +240,233 @@ def test_pandas_input_keeps_feature_names(classification):
         clf.predict(X)
 
 
-def test_verbose_prints_sklearns_lines(classification, capsys):
-    X, y = classification
-    DropoutMLPClassifier(max_iter=2, verbose=True, early_stopping=True).fit(X, y)
-    lines = capsys.readouterr().out.splitlines()
-    assert re.fullmatch(r"Iteration 1, loss = \d+\.\d{8}", lines[0])
-    assert re.fullmatch(r"Validation score: \d+\.\d{6}", lines[1])
+# -- randomness: same random_state, same model, bit for bit --------------
+DETERMINISM_CONFIGS = [
+    dict(dropout_type="bernoulli", input_dropout_rate=0.2),
+    dict(dropout_type="gaussian", solver="sgd", max_norm=2.0),
+    dict(dropout_type="alpha", activation="selu", early_stopping=True),
+]
+
+
+def _small(cls, random_state=0, **params):
+    return cls(
+        hidden_layer_sizes=(5, 4),
+        max_iter=8,
+        batch_size=16,
+        random_state=random_state,
+        **params,
+    )
+
+
+def _rows(cls, classification, regression):
+    """The 80 rows these small fits train on."""
+    return (classification if cls is DropoutMLPClassifier else regression)[0][:80]
+
+
+def _fit_quietly(estimator, classification, regression):
+    X, y = classification if isinstance(estimator, DropoutMLPClassifier) else regression
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # 8 epochs do not converge
+        return estimator.fit(X[:80], y[:80])
+
+
+def fingerprint(estimator, X):
+    """Weights, loss curve and every kind of prediction, as exact bytes."""
+    out = [a.tobytes() for a in estimator.coefs_ + estimator.intercepts_]
+    out.append(np.asarray(estimator.loss_curve_).tobytes())
+    out.append(np.asarray(estimator.predict(X)).tobytes())
+    out.append(estimator.predict_samples(X, n_samples=3, random_state=7).tobytes())
+    if isinstance(estimator, DropoutMLPClassifier):
+        out.append(estimator.predict_proba(X).tobytes())
+    else:
+        mean, std = estimator.predict(X, return_std=True)
+        out += [mean.tobytes(), std.tobytes()]
+    return out
+
+
+@pytest.mark.parametrize("cls", [DropoutMLPClassifier, DropoutMLPRegressor])
+@pytest.mark.parametrize("config", DETERMINISM_CONFIGS, ids=lambda c: c["dropout_type"])
+def test_repeated_fits_are_bit_identical(cls, config, classification, regression):
+    data = classification, regression
+    X = _rows(cls, classification, regression)
+    first = fingerprint(_fit_quietly(_small(cls, **config), *data), X)
+    assert fingerprint(_fit_quietly(_small(cls, **config), *data), X) == first
+    # Refitting the same object does not carry anything over.
+    estimator = _fit_quietly(_small(cls, **config), *data)
+    _fit_quietly(estimator.set_params(random_state=1), *data)
+    refit = _fit_quietly(estimator.set_params(random_state=0), *data)
+    assert fingerprint(refit, X) == first
+    # A different seed gives a different model.
+    other = _fit_quietly(_small(cls, random_state=1, **config), *data)
+    assert fingerprint(other, X) != first
+
+
+@pytest.mark.parametrize("cls", [DropoutMLPClassifier, DropoutMLPRegressor])
+def test_random_state_instance_is_reproducible(cls, classification, regression):
+    data = classification, regression
+    X = _rows(cls, classification, regression)
+    a = _fit_quietly(_small(cls, random_state=np.random.RandomState(3)), *data)
+    b = _fit_quietly(_small(cls, random_state=np.random.RandomState(3)), *data)
+    assert fingerprint(a, X) == fingerprint(b, X)
+
+
+def test_concurrent_training_in_threads_matches_sequential(classification, regression):
+    """No shared generator or module-level mutable state between estimators."""
+    jobs = [
+        (cls, seed, config)
+        for cls in (DropoutMLPClassifier, DropoutMLPRegressor)
+        for seed in (0, 1)
+        for config in DETERMINISM_CONFIGS
+    ]
+
+    def train(job):
+        cls, seed, config = job
+        model = _fit_quietly(_small(cls, random_state=seed, **config), *data)
+        return fingerprint(model, _rows(cls, *data))
+
+    data = classification, regression
+
+    sequential = [train(job) for job in jobs]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert list(pool.map(train, jobs)) == sequential
+
+
+# -- how the dropout settings reach the network ---------------------------
+class _RecordingNetwork(Network):
+    """A Network that remembers every instance built, to inspect its noise."""
+
+    built: list = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _RecordingNetwork.built.append(self)
+
+
+@pytest.fixture
+def recorded_networks(monkeypatch):
+    _RecordingNetwork.built = []
+    monkeypatch.setattr(skdrop._base, "Network", _RecordingNetwork)
+    monkeypatch.setattr(skdrop._prediction, "Network", _RecordingNetwork)
+    return _RecordingNetwork.built
+
+
+@pytest.mark.parametrize("kind", list(NOISE))
+@pytest.mark.parametrize("Estimator", [DropoutMLPClassifier, DropoutMLPRegressor])
+def test_per_layer_rates_reach_the_right_layers(recorded_networks, Estimator, kind):
+    X = np.random.default_rng(0).standard_normal((60, 5))
+    y = (X[:, 0] > 0).astype(int)
+    rates = (0.1, 0.0, 0.6)
+    estimator = Estimator(
+        hidden_layer_sizes=(7, 6, 5),
+        activation="selu" if kind == "alpha" else "relu",
+        dropout_rate=rates,
+        input_dropout_rate=0.3,
+        dropout_type=kind,
+        max_iter=1,
+        random_state=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        estimator.fit(X, y)
+    (trained,) = [n for n in recorded_networks if n.has_dropout]
+    recorded_networks.clear()
+    estimator.predict_samples(X, n_samples=1, random_state=0)
+    (predicting,) = recorded_networks
+    expected = [0.3, *rates]
+    for network in (trained, predicting):
+        for layer, (dropout, rate) in enumerate(
+            zip(network.dropouts, expected, strict=True)
+        ):
+            if rate == 0:
+                assert dropout is None, layer
+                continue
+            assert dropout.name == kind, layer
+            assert dropout.rate == pytest.approx(rate, abs=1 / RATE_RESOLUTION)
+
+
+@pytest.mark.parametrize("Estimator", [DropoutMLPClassifier, DropoutMLPRegressor])
+@pytest.mark.parametrize("kind", list(NOISE))
+def test_estimators_fit_with_a_rate_just_below_one(Estimator, kind):
+    X = np.random.default_rng(0).standard_normal((60, 4))
+    y = (X[:, 0] > 0).astype(int)
+    model = Estimator(
+        hidden_layer_sizes=(8,),
+        dropout_rate=1 - 1e-7,
+        dropout_type=kind,
+        activation="selu",
+        learning_rate_init=1e-4,
+        max_iter=2,
+        random_state=0,
+    ).fit(X, y)
+    assert np.isfinite(model.predict_samples(X, n_samples=2, random_state=0)).all()
+
+
+@pytest.mark.parametrize("kind", list(NOISE))
+def test_every_dropout_type_learns(kind):
+    # Noise must not wreck training: a simple problem is still learnt.
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((400, 5))
+    y = (X[:, 0] - X[:, 1] > 0).astype(int)
+    clf = DropoutMLPClassifier(
+        activation="selu" if kind == "alpha" else "relu",
+        dropout_type=kind,
+        input_dropout_rate=0.1,
+        max_iter=100,
+        random_state=0,
+    ).fit(X[:300], y[:300])
+    assert clf.score(X[300:], y[300:]) > 0.9
+
+
+# -- max-norm after every update (the rescaling itself: test_network.py) ---
+def _incoming_norms(estimator):
+    """Norms of every hidden unit's incoming weights (the output is free)."""
+    return np.concatenate([np.linalg.norm(W, axis=0) for W in estimator.coefs_[:-1]])
+
+
+@pytest.fixture(scope="module")
+def spread_out():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((300, 20)) * 3
+    return X, (X[:, 0] + X[:, 1] ** 2 > 2).astype(int)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_max_norm_bounds_every_hidden_unit_after_fit(spread_out, dtype):
+    X, y = spread_out
+    clf = DropoutMLPClassifier(
+        hidden_layer_sizes=(40, 30),
+        max_norm=0.5,
+        learning_rate_init=0.01,
+        max_iter=30,
+        random_state=0,
+    ).fit(X.astype(dtype), y)
+    norms = _incoming_norms(clf)
+    assert norms.max() <= 0.5 * (1 + 1e-5)
+    # The bound is active (the test is not vacuous): unconstrained, these
+    # units grow well beyond it.
+    assert norms.max() >= 0.5 * (1 - 1e-5)
+    free = DropoutMLPClassifier(**{**clf.get_params(), "max_norm": None}).fit(X, y)
+    assert _incoming_norms(free).max() > 2 * 0.5
+
+
+def test_max_norm_bounds_after_every_partial_fit(spread_out):
+    X, y = spread_out
+    reg = DropoutMLPRegressor(
+        hidden_layer_sizes=(50,), max_norm=0.3, learning_rate_init=0.05
+    )
+    for start in range(0, 300, 50):
+        reg.partial_fit(X[start : start + 50], y[start : start + 50])
+        assert _incoming_norms(reg).max() <= 0.3 * (1 + 1e-6)
+
+
+def test_max_norm_with_sparse_input_and_sgd(spread_out):
+    X, y = spread_out
+    clf = DropoutMLPClassifier(
+        hidden_layer_sizes=(30,),
+        solver="sgd",
+        learning_rate_init=0.1,
+        max_norm=1.0,
+        max_iter=20,
+        random_state=0,
+    ).fit(sp.csr_matrix(X), y)
+    assert _incoming_norms(clf).max() <= 1.0 + 1e-6

@@ -1,14 +1,16 @@
-"""The optimisers' base class, registry, L2 penalty and saved state.
-
-Their update rules are checked against scikit-learn's optimisers in
-``test_fast_path.py``; here: what the base class owns.
-"""
+"""The optimisers: update rules against scikit-learn's, and what the base
+class owns (registry, block loop, L2 penalty, stopping, saved state)."""
 
 import numpy as np
 import pytest
+from sklearn.neural_network._stochastic_optimizers import (
+    AdamOptimizer,
+    SGDOptimizer,
+)
 
 from skdrop import DropoutMLPClassifier, DropoutMLPRegressor, _optimizers
 from skdrop._optimizers import (
+    MOMENT_SCALE_FLOOR,
     OPTIMIZERS,
     SGD,
     SOLVERS,
@@ -18,10 +20,147 @@ from skdrop._optimizers import (
     Optimizer,
 )
 
+DTYPES = [np.float32, np.float64]
+TOLERANCE = {np.float32: 2e-4, np.float64: 1e-10}
+
 
 def _vectors(n, seed=0, dtype=np.float64):
     rng = np.random.default_rng(seed)
     return rng.standard_normal(n).astype(dtype), rng.standard_normal(n).astype(dtype)
+
+
+# -- optimisers against scikit-learn's formulas ----------------------------------
+# Weight matrices first, then bias vectors, as in the network's flat vector.
+# The large layout spans several update blocks, the last one partial, with
+# the end of the weights (where the L2 penalty stops) inside a block.
+LAYOUTS = {
+    "one block": [(6, 5), (5, 3), (5,), (3,)],
+    "several blocks": [(300, 250), (250, 3), (250,), (3,)],
+}
+
+
+def _parameters_and_gradients(dtype, shapes, n_steps=4):
+    """A flat parameter vector, its per-array split, and a few gradients."""
+    rng = np.random.default_rng(5)
+    sizes = [int(np.prod(s)) for s in shapes]
+    flat = rng.standard_normal(sum(sizes)).astype(dtype)
+    grads = [rng.standard_normal(flat.size).astype(dtype) for _ in range(n_steps)]
+    return flat, grads, shapes, sizes
+
+
+def _split(flat, shapes, sizes):
+    pieces = np.split(flat.astype(np.float64), np.cumsum(sizes)[:-1])
+    return [p.reshape(s) for p, s in zip(pieces, shapes, strict=True)]
+
+
+def _sklearn_trajectory(make_optimizer, flat, grads, shapes, sizes, l2_strength):
+    """Parameters after scikit-learn's optimizer took a step per gradient,
+    each weight matrix's gradient plus ``l2_strength`` times the matrix."""
+    params = _split(flat, shapes, sizes)
+    optimizer = make_optimizer(params)
+    for grad in grads:
+        grad = _split(grad, shapes, sizes)
+        for g, p in zip(grad, params, strict=True):
+            if p.ndim == 2:
+                g += l2_strength * p
+        optimizer.update_params(params, grad)
+    return np.concatenate([p.ravel() for p in params])
+
+
+def _n_weights(shapes, sizes):
+    return sum(n for s, n in zip(shapes, sizes, strict=True) if len(s) == 2)
+
+
+def _take_steps(optimizer, params, grads, l2_strength, n_weights):
+    """A step per gradient with an L2 penalty of strength ``l2_strength``; each
+    returns the penalty's value before it, ``l2_strength / 2 * ||W||^2``."""
+    penalty = L2Penalty(1.0, n_weights)
+    for grad in grads:
+        weights = params[:n_weights].astype(np.float64)
+        value = optimizer.step(params, grad.copy(), penalty, l2_strength)
+        assert value == pytest.approx(
+            0.5 * l2_strength * np.dot(weights, weights), rel=1e-5
+        )
+
+
+@pytest.mark.parametrize("l2_strength", [0.0, 0.1])
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("nesterov", [True, False])
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_sgd_matches_sklearn(momentum, nesterov, dtype, layout, l2_strength):
+    flat, grads, shapes, sizes = _parameters_and_gradients(dtype, LAYOUTS[layout])
+    expected = _sklearn_trajectory(
+        lambda p: SGDOptimizer(p, 0.05, momentum=momentum, nesterov=nesterov),
+        flat,
+        grads,
+        shapes,
+        sizes,
+        l2_strength,
+    )
+    params = flat.copy()
+    optimizer = SGD(params.size, dtype, 0.05, momentum=momentum, nesterov=nesterov)
+    _take_steps(optimizer, params, grads, l2_strength, _n_weights(shapes, sizes))
+    assert params.dtype == dtype
+    np.testing.assert_allclose(params, expected, rtol=TOLERANCE[dtype], atol=1e-6)
+
+
+@pytest.mark.parametrize("l2_strength", [0.0, 0.1])
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_adam_matches_sklearn(dtype, layout, l2_strength):
+    flat, grads, shapes, sizes = _parameters_and_gradients(dtype, LAYOUTS[layout])
+    expected = _sklearn_trajectory(
+        lambda p: AdamOptimizer(p, 0.01, 0.8, 0.95, 1e-6),
+        flat,
+        grads,
+        shapes,
+        sizes,
+        l2_strength,
+    )
+    params = flat.copy()
+    optimizer = Adam(params.size, dtype, 0.01, 0.8, 0.95, 1e-6)
+    _take_steps(optimizer, params, grads, l2_strength, _n_weights(shapes, sizes))
+    assert params.dtype == dtype
+    np.testing.assert_allclose(params, expected, rtol=TOLERANCE[dtype], atol=1e-6)
+
+
+def _textbook_adam(params, grads, lr, beta_1, beta_2, epsilon):
+    m = np.zeros_like(params)
+    v = np.zeros_like(params)
+    for t, g in enumerate(grads, start=1):
+        m = beta_1 * m + (1 - beta_1) * g
+        v = beta_2 * v + (1 - beta_2) * g**2
+        step = lr * np.sqrt(1 - beta_2**t) / (1 - beta_1**t)
+        params = params - step * m / (np.sqrt(v) + epsilon)
+    return params
+
+
+@pytest.mark.parametrize(("beta_1", "beta_2"), [(0.0, 0.999), (0.5, 0.9), (0.9, 0.2)])
+def test_adam_with_scaled_moments_follows_the_textbook_over_many_rescalings(
+    beta_1, beta_2
+):
+    """The stored moments are rescaled every few steps (each step for a zero
+    beta); the trajectory is still Adam's."""
+    rng = np.random.default_rng(7)
+    params = rng.standard_normal(50)
+    grads = [rng.standard_normal(50) * 10.0 ** rng.uniform(-3, 1) for _ in range(300)]
+    expected = _textbook_adam(params, grads, 0.01, beta_1, beta_2, 1e-8)
+    optimizer = Adam(params.size, np.float64, 0.01, beta_1, beta_2, 1e-8)
+    ours = params.copy()
+    for grad in grads:
+        optimizer.step(ours, grad.copy())
+    np.testing.assert_allclose(ours, expected, rtol=1e-9, atol=1e-12)
+    # The stored moments stay within the rescaling bound of the true ones.
+    assert optimizer.first_moment_scale >= MOMENT_SCALE_FLOOR
+    assert optimizer.second_moment_scale >= MOMENT_SCALE_FLOOR
+
+
+def test_several_block_layout_spans_several_blocks():
+    """The large layout does exercise block boundaries and a partial block."""
+    n = sum(int(np.prod(s)) for s in LAYOUTS["several blocks"])
+    assert n > 2 * UPDATE_BLOCK
+    assert n % UPDATE_BLOCK
 
 
 # -- registry ------------------------------------------------------------------

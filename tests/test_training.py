@@ -1,11 +1,13 @@
 """Pure-NumPy training pieces: epoch batches, a step, stopping, L-BFGS."""
 
+import tracemalloc
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
 from skdrop._network import Network
-from skdrop._optimizers import SGD, L2Penalty
+from skdrop._optimizers import SGD, Adam, L2Penalty
 from skdrop._training import (
     EpochBatches,
     NoImprovementTracker,
@@ -96,6 +98,10 @@ def test_a_step_returns_the_loss_with_penalty_and_moves_the_weights():
     assert not np.array_equal(network.params, before)
 
 
+@pytest.mark.filterwarnings(
+    "ignore:overflow encountered:RuntimeWarning",
+    "ignore:invalid value encountered:RuntimeWarning",
+)
 def test_a_non_finite_loss_is_reported():
     X, y, _ = _data()
     network = _network()
@@ -117,3 +123,49 @@ def test_lbfgs_fits_and_leaves_its_solution_in_the_network():
     np.testing.assert_array_equal(network.params, result.x)
     fitted = network.forward(X)
     assert np.mean((fitted - y) ** 2) < 0.1 * np.mean((start - y) ** 2)
+
+
+# -- no large allocation per training step -------------------------------
+def _peak_bytes_of(step):
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        baseline = tracemalloc.get_traced_memory()[0]
+        step()
+        return tracemalloc.get_traced_memory()[1] - baseline
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize(
+    ("activation", "kind", "solver"),
+    [
+        ("relu", "bernoulli", "sgd"),
+        ("relu", "bernoulli", "adam"),
+        ("selu", "alpha", "sgd"),
+        ("tanh", "gaussian", "adam"),
+        ("logistic", "bernoulli", "sgd"),
+    ],
+)
+def test_training_step_allocates_no_large_array(activation, kind, solver):
+    width, n_rows, dtype = 1024, 256, np.float32
+    network = Network([32, width, width, 10], activation, "softmax", dtype)
+    network.initialize(np.random.default_rng(0))
+    network.set_dropout([0.2, 0.5, 0.5], kind)
+    optimizer = (SGD if solver == "sgd" else Adam)(network.params.size, dtype)
+    data_rng = np.random.default_rng(1)
+    X = data_rng.standard_normal((n_rows, 32)).astype(dtype)
+    Y = np.eye(10, dtype=dtype)[data_rng.integers(10, size=n_rows)]
+    mask_rng = np.random.default_rng(2)
+    penalty = L2Penalty(1e-4, network.n_coef_params)
+
+    def step():
+        # As the estimators' training loop does it.
+        _, weight_sum = network.train_step_gradient(X, Y, None, "log_loss", mask_rng)
+        optimizer.step(
+            network.params, network.grad, penalty, penalty.strength(weight_sum)
+        )
+
+    step()  # the first step allocates the reused buffers
+    activation_bytes = n_rows * width * np.dtype(dtype).itemsize
+    assert _peak_bytes_of(step) < activation_bytes / 8

@@ -1,0 +1,46 @@
+"""Small data sets shared by the tests.
+
+Every fixture builds its arrays once per session and returns them read-only,
+so a test that modified its input (or an estimator that did) fails loudly
+instead of changing the data of the tests after it.
+"""
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_iris, make_classification, make_regression
+
+
+def _read_only(*arrays):
+    for array in arrays:
+        array.flags.writeable = False
+    return arrays
+
+
+@pytest.fixture(scope="session")
+def classification():
+    """300 rows, 8 features (5 informative), 3 classes."""
+    return _read_only(
+        *make_classification(
+            n_samples=300, n_features=8, n_informative=5, n_classes=3, random_state=0
+        )
+    )
+
+
+@pytest.fixture(scope="session")
+def regression():
+    """200 rows, 5 features, one target of unit standard deviation."""
+    X, y = make_regression(n_samples=200, n_features=5, noise=1.0, random_state=0)
+    return _read_only(X, y / y.std())
+
+
+@pytest.fixture(scope="session")
+def binary():
+    """120 rows, 4 standard normal features, two classes split by a line."""
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((120, 4))
+    return _read_only(X, (X[:, 0] + 0.5 * X[:, 1] > 0).astype(int))
+
+
+@pytest.fixture(scope="session")
+def iris():
+    return _read_only(*load_iris(return_X_y=True))

@@ -1,0 +1,204 @@
+"""The epoch loop of the 'sgd' and 'adam' solvers: stopping, early stopping,
+partial_fit's epochs and masks, and verbose output like scikit-learn's.
+
+Verbose lines are compared with scikit-learn's as templates: the numbers
+differ (dropout changes the losses), so every number is replaced by a
+placeholder that keeps its format (digits after the decimal point).
+"""
+
+import re
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_classification
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.neural_network import MLPClassifier, MLPRegressor
+
+from skdrop import DropoutMLPClassifier, DropoutMLPRegressor
+
+
+def test_convergence_warning_when_max_iter_is_reached(classification):
+    X, y = classification
+    with pytest.warns(ConvergenceWarning, match="Maximum iterations"):
+        DropoutMLPClassifier(max_iter=2, random_state=0).fit(X, y)
+
+
+def test_tol_stops_training_before_max_iter(classification):
+    X, y = classification
+    clf = DropoutMLPClassifier(
+        max_iter=500, tol=10.0, n_iter_no_change=2, random_state=0
+    ).fit(X, y)
+    reference = MLPClassifier(max_iter=500, tol=10.0, n_iter_no_change=2).fit(X, y)
+    assert clf.n_iter_ == reference.n_iter_ == 4
+
+
+def test_partial_fit_runs_one_epoch_per_call_and_accumulates(classification):
+    X, y = classification
+    clf = DropoutMLPClassifier(random_state=0)
+    clf.partial_fit(X[:100], y[:100], classes=np.unique(y))
+    clf.partial_fit(X[100:], y[100:])
+    assert clf.n_iter_ == 1  # as in scikit-learn: the epochs of the last call
+    assert clf.t_ == X.shape[0]
+    assert len(clf.loss_curve_) == 2
+
+
+def test_partial_fit_draws_new_masks_at_every_call():
+    """Fed the same single row twice, the two updates drop different units.
+
+    With one row per step, no momentum and no penalty, a dropped hidden unit's
+    incoming weights do not move, so the moved columns show the mask.
+    """
+    X, y = make_classification(n_samples=1, n_features=5, random_state=0)[0], [1]
+    params = dict(
+        hidden_layer_sizes=(40,),
+        solver="sgd",
+        momentum=0.0,
+        alpha=0.0,
+        learning_rate_init=0.1,
+        random_state=0,
+    )
+    clf = DropoutMLPClassifier(**params)
+    clf.partial_fit(X, y, classes=[0, 1])
+    after_one = clf.coefs_[0].copy()
+    clf.partial_fit(X, y)
+    moved_second = np.abs(clf.coefs_[0] - after_one).sum(axis=0) > 0
+    assert 0 < moved_second.sum() < 40
+    replay = DropoutMLPClassifier(**params)
+    replay.partial_fit(X, y, classes=[0, 1])
+    np.testing.assert_array_equal(replay.coefs_[0], after_one)
+    initial = _initial_first_layer(params, X, y)
+    moved_first = np.abs(after_one - initial).sum(axis=0) > 0
+    assert 0 < moved_first.sum() < 40
+    assert not np.array_equal(moved_first, moved_second)
+
+
+def _initial_first_layer(params, X, y):
+    """First-layer weights at initialisation: a fit with a zero learning rate
+    is impossible, so take one SGD step of size ~0 instead."""
+    tiny = DropoutMLPClassifier(**{**params, "learning_rate_init": 1e-300})
+    tiny.partial_fit(X, y, classes=[0, 1])
+    return tiny.coefs_[0]
+
+
+def test_partial_fit_refuses_early_stopping(classification):
+    X, y = classification
+    with pytest.raises(ValueError, match="early_stopping"):
+        DropoutMLPClassifier(early_stopping=True).partial_fit(X, y, classes=[0, 1, 2])
+
+
+def test_early_stopping_records_scores_and_keeps_the_best_weights(classification):
+    X, y = classification
+    clf = DropoutMLPClassifier(
+        early_stopping=True, max_iter=40, n_iter_no_change=3, random_state=0
+    ).fit(X, y)
+    assert len(clf.validation_scores_) == clf.n_iter_
+    assert clf.best_validation_score_ == max(clf.validation_scores_)
+    assert clf.best_loss_ is None
+
+
+def test_early_stopping_split_is_stratified_for_multiclass(monkeypatch):
+    X, y = make_classification(
+        n_samples=200,
+        n_classes=4,
+        n_informative=4,
+        weights=[0.7, 0.1, 0.1, 0.1],
+        random_state=0,
+    )
+    seen = {}
+    import skdrop._stochastic as base
+
+    real_split = base.train_test_split
+
+    def spy(*arrays, **kwargs):
+        seen["stratify"] = kwargs["stratify"]
+        return real_split(*arrays, **kwargs)
+
+    monkeypatch.setattr(base, "train_test_split", spy)
+    DropoutMLPClassifier(early_stopping=True, max_iter=1).fit(X, y)
+    np.testing.assert_array_equal(seen["stratify"], y)
+
+
+def test_validation_score_uses_the_whole_network(classification):
+    """Validation accuracy is the deterministic score, not a noisy one."""
+    X, y = classification
+    clf = DropoutMLPClassifier(
+        early_stopping=True, max_iter=1, validation_fraction=0.5, random_state=0
+    )
+    scores = []
+    real_score = DropoutMLPClassifier._score
+
+    def recording_score(self, X_val, y_val, sample_weight=None):
+        value = real_score(self, X_val, y_val, sample_weight)
+        scores.append((value, real_score(self, X_val, y_val, sample_weight)))
+        return value
+
+    DropoutMLPClassifier._score = recording_score
+    try:
+        clf.fit(X, y)
+    finally:
+        DropoutMLPClassifier._score = real_score
+    assert scores and all(a == b for a, b in scores)
+
+
+# -- verbose output ----------------------------------------
+_NUMBER = re.compile(r"-?\d+(\.\d+)?(e[+-]?\d+)?")
+
+
+def _template(line):
+    """``'loss = 0.12345678'`` -> ``'loss = <num.8>'``."""
+
+    def placeholder(match):
+        fraction = match.group(1)
+        return f"<num.{len(fraction) - 1}>" if fraction else "<int>"
+
+    return _NUMBER.sub(placeholder, line)
+
+
+def _verbose_lines(model, X, y, capsys):
+    capsys.readouterr()
+    model.fit(X, y)
+    return [_template(line) for line in capsys.readouterr().out.splitlines()]
+
+
+CASES = {
+    "loss per epoch": {"max_iter": 4},
+    "early stopping": {"max_iter": 6, "early_stopping": True},
+    # A huge tol makes every epoch a non-improvement: the stopping message.
+    "stall": {"max_iter": 50, "tol": 1e6, "n_iter_no_change": 2},
+    "adaptive sgd": {
+        "solver": "sgd",
+        "learning_rate": "adaptive",
+        "max_iter": 12,
+        "tol": 1e6,
+        "n_iter_no_change": 2,
+    },
+}
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize(
+    ("ours", "theirs"),
+    [(DropoutMLPClassifier, MLPClassifier), (DropoutMLPRegressor, MLPRegressor)],
+)
+def test_verbose_lines_match_scikit_learn(ours, theirs, case, capsys, binary):
+    X, y = binary
+    params = {"hidden_layer_sizes": (6,), "random_state": 0, "verbose": True}
+    params.update(CASES[case])
+    expected = _verbose_lines(theirs(**params), X, y, capsys)
+    got = _verbose_lines(ours(**params, dropout_rate=0.2), X, y, capsys)
+    assert expected  # scikit-learn printed something to compare with
+    assert got == expected
+
+
+def test_template_keeps_the_format():
+    assert _template("Iteration 12, loss = 0.69314718") == (
+        "Iteration <int>, loss = <num.8>"
+    )
+    assert _template("Validation score: 0.500000") == "Validation score: <num.6>"
+
+
+def test_silent_by_default(capsys, binary):
+    X, y = binary
+    DropoutMLPClassifier(hidden_layer_sizes=(4,), max_iter=3).fit(X, y)
+    assert capsys.readouterr().out == ""
