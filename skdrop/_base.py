@@ -16,7 +16,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils.optimize import _check_optimize_result
-from sklearn.utils.validation import _check_sample_weight
+from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from ._callbacks import CALLBACK_ATTRIBUTES, CallbackSupportMixin, FitProgress
 from ._losses import OUTPUT_ACTIVATION_OF_LOSS
@@ -75,6 +75,49 @@ def _penalty_on_normalized_weights(alpha, weight_scale):
             "otherwise) or set alpha=0."
         )
     return adjusted
+
+
+def validate_numeric_data(estimator, X="no_validation", y="no_validation", **kwargs):
+    """scikit-learn's ``validate_data``, refusing what it would let through.
+
+    Dates and durations in ``X`` (dtype kinds ``'M'`` and ``'m'``) convert to
+    numbers silently and make no sense as features; Python integers beyond
+    the float64 range raise a bare ``OverflowError`` in the conversion.
+    """
+    if _dtype_kinds(X) & {"M", "m"}:
+        raise ValueError(
+            "Input X holds dates or time durations (datetime64 or "
+            "timedelta64), which are not numbers a network can use. Convert "
+            "them to numbers first (e.g. seconds since a reference time) and "
+            "scale them."
+        )
+    try:
+        return validate_data(estimator, X, y, **kwargs)
+    except OverflowError as exc:
+        name = "X" if _overflows_float64(X) else "y"
+        raise ValueError(
+            f"Input {name} holds a number too large for float64 ({exc}). "
+            "Rescale it (every value must be below 1.8e308 in magnitude)."
+        ) from None
+
+
+def _dtype_kinds(data):
+    """The dtype kinds of an array's or a DataFrame's columns (no conversion)."""
+    dtypes = getattr(data, "dtypes", None)
+    if dtypes is not None and not isinstance(dtypes, np.dtype):
+        return {getattr(dtype, "kind", "O") for dtype in dtypes}
+    dtype = getattr(data, "dtype", None)
+    return {dtype.kind} if isinstance(dtype, np.dtype) else set()
+
+
+def _overflows_float64(data):
+    try:
+        np.asarray(data, dtype=np.float64)
+    except OverflowError:
+        return True
+    except (TypeError, ValueError):
+        return False
+    return False
 
 
 def _largest_magnitude(data):

@@ -15,9 +15,15 @@ from sklearn.utils.multiclass import (
     type_of_target,
     unique_labels,
 )
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from ._base import BaseDropoutMLP, MatrixLike, RandomStateLike, stochastic_solver
+from ._base import (
+    BaseDropoutMLP,
+    MatrixLike,
+    RandomStateLike,
+    stochastic_solver,
+    validate_numeric_data,
+)
 from ._montecarlo import check_finite_output
 from ._noise import document_dropout_types
 
@@ -250,7 +256,7 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
 
     # -- data -----------------------------------------------------------
     def _validate_input(self, X, y, incremental, reset):
-        X, y = validate_data(
+        X, y = validate_numeric_data(
             self,
             X,
             y,
@@ -261,6 +267,7 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
         )
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
+        check_label_types(y)
         check_classification_targets(y)
         self._update_classes(y, incremental)
         return X, self._label_binarizer.transform(y).astype(X.dtype)
@@ -271,8 +278,11 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
             self._label_binarizer = LabelBinarizer().fit(y)
             self.classes_ = self._label_binarizer.classes_
             return
+        self._check_target_type(y)
         classes = unique_labels(y)
-        if self.warm_start:
+        # partial_fit batches may hold a subset of the declared classes, with
+        # or without warm_start; a warm-started fit needs them all.
+        if self.warm_start and not incremental:
             if set(classes) != set(self.classes_):
                 raise ValueError(
                     "warm_start can only be used where `y` has the same "
@@ -283,6 +293,17 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
             raise ValueError(
                 "`y` has classes not in `self.classes_`. "
                 f"`self.classes_` has {self.classes_}. 'y' has {classes}."
+            )
+
+    def _check_target_type(self, y):
+        """Multilabel and single-label targets cannot follow each other."""
+        fitted, given = target_type(self), type_of_target(y)
+        if fitted.startswith("multilabel") != given.startswith("multilabel"):
+            raise ValueError(
+                f"y is {given!r}, but the model was fitted on {fitted!r} "
+                "targets: a multilabel model cannot continue on single-label y "
+                "or the reverse. Refit with warm_start=False (or a new "
+                "estimator for partial_fit)."
             )
 
     def _loss_name(self):
@@ -337,6 +358,8 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
             The updated estimator.
         """
         with self._restored_on_error():
+            if classes is None and not hasattr(self, "classes_"):
+                classes = _indicator_columns(y)
             if _check_partial_fit_first_call(self, classes):
                 self._label_binarizer = LabelBinarizer()
                 if type_of_target(y).startswith("multilabel"):
@@ -359,7 +382,7 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
             The predicted classes.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+        X = validate_numeric_data(self, X, accept_sparse=["csr", "csc"], reset=False)
         return self._labels_from(self._forward(X))
 
     def predict_proba(self, X: MatrixLike) -> np.ndarray:
@@ -376,7 +399,7 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
             Probabilities, columns ordered as ``classes_``.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+        X = validate_numeric_data(self, X, accept_sparse=["csr", "csc"], reset=False)
         if self._single_class():
             return np.ones((X.shape[0], 1), dtype=self.coefs_[0].dtype)
         if self._is_binary():
@@ -407,7 +430,7 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
             Log-probabilities, columns ordered as ``classes_``.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+        X = validate_numeric_data(self, X, accept_sparse=["csr", "csc"], reset=False)
         if self._single_class():
             return np.zeros((X.shape[0], 1), dtype=self.coefs_[0].dtype)
         network = self._prediction_network(self.coefs_[0].dtype)
@@ -446,7 +469,7 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
             Probabilities of every pass.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+        X = validate_numeric_data(self, X, accept_sparse=["csr", "csc"], reset=False)
         if self._single_class():
             self._check_n_samples(n_samples)
             return np.ones((n_samples, X.shape[0], 1), dtype=self.coefs_[0].dtype)
@@ -478,6 +501,44 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
 
 
 DropoutMLPClassifier.__doc__ = document_dropout_types(DropoutMLPClassifier.__doc__)
+
+
+def _indicator_columns(y):
+    """The classes of a multilabel indicator ``y`` (its columns), else ``None``."""
+    if not type_of_target(y).startswith("multilabel"):
+        return None
+    return np.arange(y.shape[1] if hasattr(y, "shape") else np.shape(y)[1])
+
+
+def check_label_types(y):
+    """Refuse labels that cannot be sorted: ``None`` or strings with numbers.
+
+    Parameters
+    ----------
+    y : ndarray
+        Validated labels.
+
+    Raises
+    ------
+    ValueError
+        Naming ``y`` and the types it mixes.
+    """
+    if y.dtype != object:
+        return
+    types = set(map(type, y.ravel()))
+    if type(None) in types:
+        raise ValueError(
+            "Input y holds None: every sample needs a class label. Drop the "
+            "unlabelled samples or give them a label of their own."
+        )
+    strings = {t for t in types if issubclass(t, str)}
+    if strings and strings != types:
+        others = sorted(t.__name__ for t in types - strings)
+        raise ValueError(
+            f"Input y mixes string labels with labels of type {others}; "
+            "labels must be all strings or all numbers to be sorted into "
+            "classes_. Convert them to one type, e.g. y.astype(str)."
+        )
 
 
 def target_type(classifier):

@@ -11,7 +11,10 @@ from numbers import Integral
 
 import numpy as np
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import InvalidParameterError
+from sklearn.utils._param_validation import (
+    InvalidParameterError,
+    validate_parameter_constraints,
+)
 from sklearn.utils.validation import check_is_fitted
 
 from ._montecarlo import check_finite_output, monte_carlo_outputs
@@ -21,7 +24,20 @@ from ._network import Network
 class PredictionMixin:
     """Whole-network and Monte Carlo outputs of ``BaseDropoutMLP``."""
 
+    def _check_parameters_in_use(self, names):
+        """Validate parameters that prediction uses, as ``fit`` does.
+
+        ``set_params`` after ``fit`` changes them without validation, and
+        prediction reads them from the estimator.
+        """
+        validate_parameter_constraints(
+            {name: self._parameter_constraints[name] for name in names},
+            {name: getattr(self, name) for name in names},
+            caller_name=type(self).__name__,
+        )
+
     def _prediction_network(self, dtype):
+        self._check_parameters_in_use(("activation",))
         return Network(
             [c.shape[0] for c in self.coefs_] + [self.n_outputs_],
             self.activation,
@@ -57,6 +73,7 @@ class PredictionMixin:
         check_is_fitted(self)
         self._check_n_samples(n_samples)
         network = self._prediction_network(self.coefs_[0].dtype)
+        self._check_parameters_in_use(("dropout_type",))
         network.set_dropout(
             self._dropout_rates(len(self.coefs_) - 1), self.dropout_type
         )

@@ -11,9 +11,10 @@ from sklearn.base import RegressorMixin, _fit_context, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
+from sklearn.utils import assert_all_finite
 from sklearn.utils._param_validation import InvalidParameterError, StrOptions
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ._base import (
     DEFAULT_MC_SAMPLES,
@@ -21,6 +22,7 @@ from ._base import (
     MatrixLike,
     RandomStateLike,
     stochastic_solver,
+    validate_numeric_data,
 )
 from ._montecarlo import predictive_mean_std
 from ._noise import document_dropout_types
@@ -271,7 +273,7 @@ class DropoutMLPRegressor(RegressorMixin, BaseDropoutMLP):
 
     # -- data -----------------------------------------------------------
     def _validate_input(self, X, y, incremental, reset):
-        X, y = validate_data(
+        X, y = validate_numeric_data(
             self,
             X,
             y,
@@ -283,12 +285,13 @@ class DropoutMLPRegressor(RegressorMixin, BaseDropoutMLP):
         )
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
+        y = numeric_targets(y, X.dtype)
         if self.loss == "poisson" and np.any(y < 0):
             raise ValueError(
                 "Some value(s) of y are negative which is not allowed for "
                 "Poisson regression."
             )
-        return X, y.astype(X.dtype, copy=False)
+        return X, y
 
     def _loss_name(self):
         return self.loss
@@ -368,10 +371,11 @@ class DropoutMLPRegressor(RegressorMixin, BaseDropoutMLP):
                 f"must be a float in the range (0, 1). Got {holdout_fraction!r} "
                 "instead."
             )
-        X, y = validate_data(
+        X, y = validate_numeric_data(
             self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
             y_numeric=True, dtype=(np.float64, np.float32), reset=False,
         )  # fmt: skip
+        y = numeric_targets(y, X.dtype)
         n_held_out = round(holdout_fraction * X.shape[0])
         if n_held_out < MIN_NOISE_HOLDOUT_ROWS:
             raise ValueError(
@@ -409,9 +413,7 @@ class DropoutMLPRegressor(RegressorMixin, BaseDropoutMLP):
             warnings.simplefilter("ignore", ConvergenceWarning)
             auxiliary.fit(train[0], train[1], sample_weight=train[2])
         X_out, y_out, sw_out = held_out
-        self.noise_variance_ = auxiliary._mean_squared_residual(
-            X_out, y_out.astype(X.dtype, copy=False), sw_out
-        )
+        self.noise_variance_ = auxiliary._mean_squared_residual(X_out, y_out, sw_out)
         return self
 
     # -- public API -----------------------------------------------------
@@ -471,7 +473,12 @@ class DropoutMLPRegressor(RegressorMixin, BaseDropoutMLP):
             Predictive standard deviation; only with ``return_std=True``.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+        X = validate_numeric_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+        if not isinstance(return_std, bool | np.bool_):
+            raise InvalidParameterError(
+                "The 'return_std' parameter of predict must be a bool. Got "
+                f"{return_std!r:.100} instead."
+            )
         if not return_std:
             return self._squeeze(self._forward(X))
         samples = self._monte_carlo_outputs(X, DEFAULT_MC_SAMPLES, self._mc_seed)
@@ -502,7 +509,7 @@ class DropoutMLPRegressor(RegressorMixin, BaseDropoutMLP):
             Predictions of every pass.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+        X = validate_numeric_data(self, X, accept_sparse=["csr", "csc"], reset=False)
         return self._squeeze(self._monte_carlo_outputs(X, n_samples, random_state))
 
     def _squeeze(self, output):
@@ -510,3 +517,42 @@ class DropoutMLPRegressor(RegressorMixin, BaseDropoutMLP):
 
 
 DropoutMLPRegressor.__doc__ = document_dropout_types(DropoutMLPRegressor.__doc__)
+
+
+def numeric_targets(y, dtype):
+    """Regression targets as finite numbers of ``dtype``.
+
+    Parameters
+    ----------
+    y : ndarray
+        Targets validated by ``validate_data`` (object arrays are already
+        float, with ``None`` as NaN).
+    dtype : numpy floating dtype
+        The dtype of X, which training computes in.
+
+    Returns
+    -------
+    y : ndarray of dtype ``dtype``
+
+    Raises
+    ------
+    ValueError
+        Naming ``y``: strings that are not numbers, dates, or values that are
+        NaN, infinite or beyond the range of ``dtype``.
+    """
+    if y.dtype.kind not in "biuf":
+        if y.dtype.kind not in "USO":
+            raise ValueError(
+                f"Input y must hold real numbers for regression; got dtype {y.dtype}."
+            )
+        try:
+            y = y.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"Input y must hold numbers for regression; got dtype {y.dtype} "
+                f"({exc})."
+            ) from None
+    with np.errstate(over="ignore"):
+        y = y.astype(dtype, copy=False)
+    assert_all_finite(y, input_name="y")
+    return y
