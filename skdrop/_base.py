@@ -180,6 +180,7 @@ class BaseDropoutMLP(
         input_dropout_rate,
         dropout_type,
         max_norm,
+        dropout_group_size,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -209,6 +210,7 @@ class BaseDropoutMLP(
         self.input_dropout_rate = input_dropout_rate
         self.dropout_type = dropout_type
         self.max_norm = max_norm
+        self.dropout_group_size = dropout_group_size
 
     # -- hooks for the subclasses ---------------------------------------
     @abstractmethod
@@ -333,7 +335,7 @@ class BaseDropoutMLP(
             self._initialize(layer_units, X.dtype, rng)
         network = Network(layer_units, self.activation, self.out_activation_, X.dtype)
         network.load(self.coefs_, self.intercepts_)
-        network.set_dropout(rates, self.dropout_type)
+        network.set_dropout(rates, self.dropout_type, self.dropout_group_size)
         self.coefs_, self.intercepts_ = network.coefs, network.intercepts
         penalty = L2Penalty(
             _penalty_on_normalized_weights(self.alpha, weight_scale),

@@ -112,6 +112,19 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
     max_norm : float or None, default=None
         If set, after every update each hidden unit's incoming weight vector
         is rescaled to an L2 norm of at most ``max_norm``.
+    dropout_group_size : int, 'batch' or None, default=None
+        How the rows of a training mini-batch share dropout masks. ``None``
+        draws a mask for every row (standard dropout). An int makes
+        consecutive rows share one mask per group of that many rows, and
+        ``'batch'`` one mask per mini-batch: the training step then computes
+        with the weights of the kept units only, so dropout makes training
+        faster instead of costing time (about 0.45x scikit-learn's epoch
+        time with groups of 128 and rate 0.5 on two wide hidden layers).
+        Groups need ``dropout_type='bernoulli'``. The L2 penalty, momentum,
+        Adam's moments and ``max_norm`` still act on every weight, and
+        prediction with dropout (``predict_samples``, ``return_std``) keeps
+        one mask per row. Ignored when no layer has dropout. See the user
+        guide's section on grouped masks for when to use which.
 
     Attributes
     ----------
@@ -222,6 +235,7 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
         input_dropout_rate=0.0,
         dropout_type="bernoulli",
         max_norm=None,
+        dropout_group_size=None,
     ):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
@@ -252,6 +266,7 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
             input_dropout_rate=input_dropout_rate,
             dropout_type=dropout_type,
             max_norm=max_norm,
+            dropout_group_size=dropout_group_size,
         )
 
     # -- data -----------------------------------------------------------

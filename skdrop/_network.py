@@ -8,7 +8,9 @@ This module knows nothing of estimators. A :class:`Network` owns
 * per-layer buffers for activations and gradients, allocated for the largest
   batch and reused through row slices, so a training step allocates almost
   nothing;
-* optional dropout noise per layer (index 0 is the input layer).
+* optional dropout noise per layer (index 0 is the input layer), with
+  either one mask per row or, when rows share masks in groups, training
+  steps on the kept submatrices only (:mod:`skdrop._submatrix`).
 """
 
 import itertools
@@ -20,6 +22,12 @@ from ._activations import DERIVATIVES, HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from ._activations import init_bound as _init_bound
 from ._losses import LOSSES
 from ._noise import NOISE
+from ._submatrix import (
+    SubmatrixStep,
+    matmul_into,
+    matmul_transposed_a_into,
+    parameter_views,
+)
 from ._threads import blas_thread_limit, limited_blas_threads
 
 # Prediction works on row chunks whose widest activation takes about this
@@ -59,12 +67,16 @@ class Network:
         self.out_activation = out_activation
         self.dtype = np.dtype(dtype)
         self.dropouts = [None] * (self.n_layers - 1)
+        self.group_size = None
+        self._rates = None
+        self._grouped_step = None
         self._capacity = 0
+        units = self.layer_units
         if coefs is None:
             self.params = np.zeros(self._n_params(), dtype=self.dtype)
-            self.coefs, self.intercepts = self._views(self.params)
+            self.coefs, self.intercepts = parameter_views(self.params, units)
             self.grad = np.zeros_like(self.params)
-            self.coef_grads, self.intercept_grads = self._views(self.grad)
+            self.coef_grads, self.intercept_grads = parameter_views(self.grad, units)
         else:
             self.params = None
             self.coefs, self.intercepts = list(coefs), list(intercepts)
@@ -73,20 +85,6 @@ class Network:
     def _n_params(self):
         units = self.layer_units
         return sum((a + 1) * b for a, b in itertools.pairwise(units))
-
-    def _views(self, flat):
-        """Split a flat vector into weight matrices, then bias vectors."""
-        coefs, intercepts, start = [], [], 0
-        pairs = list(zip(self.layer_units[:-1], self.layer_units[1:], strict=True))
-        for fan_in, fan_out in pairs:
-            coefs.append(
-                flat[start : start + fan_in * fan_out].reshape(fan_in, fan_out)
-            )
-            start += fan_in * fan_out
-        for _, fan_out in pairs:
-            intercepts.append(flat[start : start + fan_out])
-            start += fan_out
-        return coefs, intercepts
 
     @property
     def n_coef_params(self):
@@ -108,15 +106,29 @@ class Network:
         ):
             dst[...] = src
 
-    def set_dropout(self, rates, kind="bernoulli"):
+    def set_dropout(self, rates, kind="bernoulli", group_size=None):
         """Configure dropout: ``rates[0]`` for the input, then one per hidden layer.
 
         A rate of zero means no noise (and no cost) for that layer.
+        ``group_size`` None gives every row of a training batch its own
+        masks; an int makes consecutive rows share them in groups of that
+        many, and ``"batch"`` makes a whole batch share one. Training steps
+        with shared masks compute with the kept submatrices only, which
+        needs noise that zeroes dropped units (Bernoulli). Forward passes
+        outside training (Monte Carlo prediction) keep one mask per row.
         """
+        if group_size is not None and not NOISE[kind].zeroes_dropped_units:
+            raise ValueError(
+                f"Rows can share dropout masks only with noise that zeroes the "
+                f"dropped units; {kind!r} noise does not."
+            )
         self.dropouts = [
             NOISE[kind](rate, width, self.dtype) if rate > 0 else None
             for rate, width in zip(rates, self.layer_units[:-1], strict=True)
         ]
+        self.group_size = group_size
+        self._rates = [float(rate) for rate in rates]
+        self._grouped_step = None
         self._capacity = 0
 
     @property
@@ -182,7 +194,7 @@ class Network:
         for i in range(self.n_layers - 1):
             self._inputs[i] = A
             Z = self._activations[i + 1][:n_rows]
-            _matmul(A, self.coefs[i], out=Z)
+            matmul_into(A, self.coefs[i], out=Z)
             Z += self.intercepts[i]
             if i == last:
                 if output_activation:
@@ -235,7 +247,7 @@ class Network:
         derivative = DERIVATIVES[self.activation]
         for i in range(last, -1, -1):
             delta = self._deltas[i][:n_rows]
-            _matmul_transposed_a(self._inputs[i], delta, out=self.coef_grads[i])
+            matmul_transposed_a_into(self._inputs[i], delta, out=self.coef_grads[i])
             np.sum(delta, axis=0, out=self.intercept_grads[i])
             if i == 0:
                 break
@@ -257,9 +269,32 @@ class Network:
         Returns the loss (without the L2 penalty) and the batch's total
         sample weight.
         """
+        if rng is not None and self.group_size is not None and self.has_dropout:
+            step = self._step_with_shared_masks(loss_name, X.shape[0])
+            return step.train_step_gradient(
+                self.params, self.grad, X, y, sample_weight, rng
+            )
         self.forward(X, rng)
         weight_sum = self.backward(y, sample_weight, rng is not None)
         return self.loss(loss_name, y, sample_weight), weight_sum
+
+    def _step_with_shared_masks(self, loss_name, n_rows):
+        """The submatrix step, built at the first training step (its buffers
+        are sized for that batch, and grow if a larger one comes)."""
+        step = self._grouped_step
+        if step is None or step.loss_name != loss_name:
+            step = self._grouped_step = SubmatrixStep(
+                self.layer_units,
+                self.activation,
+                self.out_activation,
+                loss_name,
+                self.dtype,
+                self._rates,
+                # The step's None is one mask per batch.
+                None if self.group_size == "batch" else self.group_size,
+                n_rows,
+            )
+        return step
 
     def predict(self, X, rng=None, out=None, output_activation=True):
         """Output for every row of ``X``, computed in bounded-memory chunks."""
@@ -279,17 +314,3 @@ class Network:
         """Rows per prediction chunk, from the widest layer and the dtype."""
         widest = max(self.layer_units)
         return max(1, PREDICT_CHUNK_BYTES // (widest * self.dtype.itemsize))
-
-
-def _matmul(A, W, out):
-    if sp.issparse(A):
-        out[...] = A @ W
-    else:
-        np.matmul(A, W, out=out)
-
-
-def _matmul_transposed_a(A, delta, out):
-    if sp.issparse(A):
-        out[...] = A.T @ delta
-    else:
-        np.matmul(A.T, delta, out=out)

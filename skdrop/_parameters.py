@@ -63,6 +63,11 @@ class ParametersMixin:
         "input_dropout_rate": [Interval(Real, 0, 1, closed="left")],
         "dropout_type": [StrOptions(set(NOISE))],
         "max_norm": [None, Interval(Real, 0, None, closed="neither")],
+        "dropout_group_size": [
+            None,
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"batch"}),
+        ],
     }
 
     # -- parameters that need more than _parameter_constraints ------------
@@ -156,6 +161,17 @@ class ParametersMixin:
                 "training objective stochastic, and L-BFGS needs a deterministic "
                 "loss and gradient. Use solver='adam' or 'sgd', or set "
                 "dropout_rate=0 and input_dropout_rate=0."
+            )
+        if (
+            self.dropout_group_size is not None
+            and not NOISE[self.dropout_type].zeroes_dropped_units
+        ):
+            raise ValueError(
+                f"dropout_group_size={self.dropout_group_size!r} cannot be used "
+                f"with dropout_type={self.dropout_type!r}: rows that share a "
+                "mask skip the dropped units' weights, which is exact only "
+                "when a dropped unit outputs zero, as with 'bernoulli'. Use "
+                "dropout_type='bernoulli' or dropout_group_size=None."
             )
         designed_for = NOISE[self.dropout_type].designed_for_activation
         if designed_for not in (None, self.activation) and any(rates):

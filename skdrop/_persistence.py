@@ -8,11 +8,15 @@ attribute, rather than later with a wrong prediction.
 """
 
 import warnings
+from numbers import Integral
 
 import numpy as np
+from sklearn.base import is_classifier, is_regressor
 from sklearn.exceptions import InconsistentVersionWarning
+from sklearn.preprocessing import LabelBinarizer
 
 from ._activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
+from ._losses import OUTPUT_ACTIVATION_OF_LOSS
 from ._optimizers import Optimizer
 from ._version import __version__
 
@@ -69,7 +73,7 @@ class PersistenceMixin:
                 ),
                 stacklevel=2,
             )
-        check_fitted_state(state)
+        check_fitted_state(state, _estimator_kind(self))
         if isinstance(state.get("_optimizer"), dict):
             coefs = state["coefs_"]
             n_params = sum(c.size for c in coefs + state["intercepts_"])
@@ -79,20 +83,64 @@ class PersistenceMixin:
         super().__setstate__(state)
 
 
+def _estimator_kind(estimator):
+    if is_classifier(estimator):
+        return "classifier"
+    return "regressor" if is_regressor(estimator) else None
+
+
+# Attributes every fitted estimator has, and those of each kind, with the
+# output activations each kind can have.
+FITTED_ATTRIBUTES = (
+    "coefs_",
+    "intercepts_",
+    "n_layers_",
+    "n_outputs_",
+    "out_activation_",
+    "n_features_in_",
+    "n_iter_",
+)
+FITTED_ATTRIBUTES_OF_KIND = {
+    "classifier": ("classes_", "_label_binarizer"),
+    # noise_variance_ is checked when present: copies taken during the first
+    # fit have none yet, and predict(return_std=True) says so.
+    "regressor": (),
+}
+OUTPUT_ACTIVATIONS_OF_KIND = {
+    "classifier": {"softmax", "logistic"},
+    "regressor": {"identity", "exp"},
+}
+
+
 def _fail(attribute, problem):
     raise ValueError(f"The loaded model's {attribute} {problem}.")
 
 
-def check_fitted_state(state):
+def check_fitted_state(state, kind=None):
     """Check the structure of a fitted estimator's ``__dict__``.
 
-    Does nothing for an unfitted estimator (no ``coefs_``). Raises
-    ``ValueError`` naming the first attribute found inconsistent.
+    Does nothing for an unfitted estimator (no ``coefs_``). ``kind`` is
+    ``'classifier'``, ``'regressor'`` or ``None`` (only the checks common to
+    both). Raises ``ValueError`` naming the first attribute found missing or
+    inconsistent.
     """
     if "coefs_" not in state:
         return
+    for name in FITTED_ATTRIBUTES + FITTED_ATTRIBUTES_OF_KIND.get(kind, ()):
+        if name not in state:
+            _fail(name, "is missing: the file does not hold a whole fitted model")
     coefs, intercepts = state["coefs_"], state.get("intercepts_")
     _check_layers(coefs, intercepts)
+    if state["n_features_in_"] != coefs[0].shape[0]:
+        _fail(
+            "n_features_in_",
+            f"is {state['n_features_in_']!r:.50}, but coefs_[0] has "
+            f"{coefs[0].shape[0]} rows (one per feature)",
+        )
+    if not _is_count(state["n_iter_"]):
+        _fail("n_iter_", f"must be an int >= 0, got {state['n_iter_']!r:.50}")
+    if "t_" in state and not _is_count(state["t_"]):
+        _fail("t_", f"must be an int >= 0, got {state['t_']!r:.50}")
     n_outputs = coefs[-1].shape[1]
     if state.get("n_layers_") != len(coefs) + 1:
         _fail("n_layers_", f"is {state.get('n_layers_')!r}, expected {len(coefs) + 1}")
@@ -105,6 +153,8 @@ def check_fitted_state(state):
             "out_activation_",
             f"{state.get('out_activation_')!r:.50} is not a known name",
         )
+    if kind is not None:
+        _check_output_activation(state, kind)
     _check_classes(state, n_outputs)
     if "noise_variance_" in state:
         _check_noise_variance(state["noise_variance_"], n_outputs)
@@ -135,9 +185,61 @@ def _check_layers(coefs, intercepts):
         fan_in = W.shape[1]
 
 
+def _is_count(value):
+    return (
+        isinstance(value, Integral | np.integer)
+        and not isinstance(value, bool)
+        and value >= 0
+    )
+
+
+def _check_output_activation(state, kind):
+    """The output activation must be one of this kind of estimator's, for its loss."""
+    activation = state["out_activation_"]
+    if activation not in OUTPUT_ACTIVATIONS_OF_KIND[kind]:
+        _fail(
+            "out_activation_",
+            f"{activation!r} is not the output activation of a {kind}; expected "
+            f"one of {sorted(OUTPUT_ACTIVATIONS_OF_KIND[kind])}",
+        )
+    if kind == "regressor" and state.get("loss") in OUTPUT_ACTIVATION_OF_LOSS:
+        expected = OUTPUT_ACTIVATION_OF_LOSS[state["loss"]]
+        if activation != expected:
+            _fail(
+                "out_activation_",
+                f"{activation!r} does not belong to loss={state['loss']!r}, "
+                f"which has {expected!r}",
+            )
+
+
+def _check_label_binarizer(state):
+    binarizer = state["_label_binarizer"]
+    if not isinstance(binarizer, LabelBinarizer) or not hasattr(binarizer, "y_type_"):
+        _fail("_label_binarizer", "must be a fitted LabelBinarizer")
+    if binarizer.y_type_ not in ("binary", "multiclass", "multilabel-indicator"):
+        _fail(
+            "_label_binarizer", f"has an unknown target type {binarizer.y_type_!r:.50}"
+        )
+    classes = np.asarray(state["classes_"])
+    binarizer_classes = np.asarray(getattr(binarizer, "classes_", None))
+    if classes.shape != binarizer_classes.shape or not np.array_equal(
+        classes, binarizer_classes
+    ):
+        _fail("classes_", "differs from the classes of _label_binarizer")
+    softmax = binarizer.y_type_ == "multiclass"
+    if (state["out_activation_"] == "softmax") != softmax:
+        _fail(
+            "out_activation_",
+            f"{state['out_activation_']!r} does not fit the "
+            f"{binarizer.y_type_!r} target of _label_binarizer",
+        )
+
+
 def _check_classes(state, n_outputs):
     if "classes_" not in state:
         return
+    if np.ndim(state["classes_"]) != 1:
+        _fail("classes_", "must be a 1-D array of labels")
     n_classes = len(state["classes_"])
     binarizer = state.get("_label_binarizer")
     multilabel = getattr(binarizer, "y_type_", "").startswith("multilabel")
@@ -146,6 +248,8 @@ def _check_classes(state, n_outputs):
     )
     if not expected:
         _fail("classes_", f"has {n_classes} classes for {n_outputs} outputs")
+    if "_label_binarizer" in state:
+        _check_label_binarizer(state)
 
 
 def _check_noise_variance(noise_variance, n_outputs):

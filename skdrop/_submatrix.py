@@ -55,13 +55,12 @@ import scipy.sparse as sp
 
 from ._activations import DERIVATIVES, HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from ._losses import LOSSES
+from ._noise import RATE_RESOLUTION, draw_keep_mask, drop_threshold
 
 try:  # compiled in-place accumulation of a CSR matrix into a dense array
     from scipy.sparse._sparsetools import csr_todense as _csr_add_into_dense
 except ImportError:  # pragma: no cover - a SciPy that moved its private tools
     _csr_add_into_dense = None
-
-RATE_RESOLUTION = 1 << 16
 
 
 def parameter_views(flat, layer_units):
@@ -76,29 +75,6 @@ def parameter_views(flat, layer_units):
         intercepts.append(flat[start : start + fan_out])
         start += fan_out
     return coefs, intercepts
-
-
-def draw_keep_bits(rng, threshold, out):
-    """Fill the boolean array ``out`` with True (kept) at probability
-    ``1 - threshold / 65536``, from raw generator words.
-
-    One bit per element for a rate of one half, eight for a multiple of
-    1/256, sixteen otherwise: the same distribution as the per-row masks of
-    the dropout module, from the fewest random bits.
-    """
-    flat = out.reshape(-1)
-    if threshold == RATE_RESOLUTION // 2:
-        bits = 1
-    elif threshold % (RATE_RESOLUTION >> 8) == 0:
-        bits = 8
-    else:
-        bits = 16
-    words = rng.bit_generator.random_raw((flat.size * bits + 63) // 64)
-    if bits == 1:
-        values = np.unpackbits(words.view(np.uint8), count=flat.size, bitorder="little")
-    else:
-        values = words.view(np.uint8 if bits == 8 else np.uint16)[: flat.size]
-    np.greater_equal(values, threshold >> (16 - bits), out=flat)
 
 
 def group_bounds(n_rows, group_size):
@@ -156,7 +132,7 @@ class SubmatrixStep:
         self.out_activation = out_activation
         self.loss_name = loss
         self.dtype = np.dtype(dtype)
-        self.thresholds = [round(rate * RATE_RESOLUTION) for rate in rates]
+        self.thresholds = [drop_threshold(rate) for rate in rates]
         # Python floats: they keep float32 arithmetic in float32.
         self.scales = [1.0 / (1.0 - t / RATE_RESOLUTION) for t in self.thresholds]
         self.group_size = group_size
@@ -213,7 +189,7 @@ class SubmatrixStep:
             if buffer is None:
                 masks.append(None)
                 continue
-            draw_keep_bits(rng, threshold, buffer[:n_groups])
+            draw_keep_mask(rng, threshold, buffer[:n_groups])
             masks.append(buffer[:n_groups])
         return masks
 
@@ -289,7 +265,7 @@ class SubmatrixStep:
             last = i == self.n_weights - 1
             width = W.shape[1]
             Z = output if last else _rows(self._acts[i + 1], n, width)
-            _matmul(A, W, Z)
+            matmul_into(A, W, Z)
             if self.thresholds[i]:
                 Z *= self.scales[i]
             Z += _take(intercepts[i], kept[i + 1], self._sub_biases[i])
@@ -332,12 +308,12 @@ class SubmatrixStep:
             A = inputs[i]
             W = sub_weights[i]
             sub_grad = self._scratch[: W.size].reshape(W.shape)
-            _matmul_transposed_a(A, delta, sub_grad)
+            matmul_transposed_a_into(A, delta, sub_grad)
             self._scatter_add_matrix(coef_grads[i], rows, cols, sub_grad, i)
             if i == 0:
                 return
             below = _rows(self._deltas[i - 1], delta.shape[0], W.shape[0])
-            _matmul(delta, W.T, below)
+            matmul_into(delta, W.T, below)
             derivative(A, below, self._bool_scratch[: A.size].reshape(A.shape))
             delta = below
 
@@ -406,14 +382,16 @@ def _scatter_add_vector(g, kept, values):
         np.add.at(g, kept, values)
 
 
-def _matmul(A, W, out):
+def matmul_into(A, W, out):
+    """``A @ W`` into ``out``; ``A`` dense or sparse."""
     if sp.issparse(A):
         out[...] = A @ W
     else:
         np.matmul(A, W, out=out)
 
 
-def _matmul_transposed_a(A, delta, out):
+def matmul_transposed_a_into(A, delta, out):
+    """``A.T @ delta`` into ``out``; ``A`` dense or sparse."""
     if sp.issparse(A):
         out[...] = A.T @ delta
     else:
@@ -449,7 +427,7 @@ def dense_masked_step(
         if mask is None:
             noise.append(np.ones((n_rows, width), dtype=params.dtype))
             continue
-        quantised = round(rate * RATE_RESOLUTION) / RATE_RESOLUTION
+        quantised = drop_threshold(rate) / RATE_RESOLUTION
         sizes = [stop - start for start, stop in bounds]
         per_row = np.repeat(mask, sizes, axis=0)
         noise.append(per_row.astype(params.dtype) / (1.0 - quantised))

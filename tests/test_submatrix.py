@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from skdrop._noise import draw_keep_mask
 from skdrop._submatrix import (
     SubmatrixStep,
     dense_masked_step,
-    draw_keep_bits,
     group_bounds,
     parameter_views,
 )
@@ -271,7 +271,7 @@ def test_dropped_fraction_matches_the_rate(rate):
     # 1, 8 and 16 random bits per element; 5-sigma binomial tolerance.
     threshold = round(rate * 65536)
     mask = np.empty((400, 50), dtype=bool)
-    draw_keep_bits(np.random.default_rng(7), threshold, mask)
+    draw_keep_mask(np.random.default_rng(7), threshold, mask)
     p = threshold / 65536
     dropped = 1.0 - mask.mean()
     assert abs(dropped - p) <= 5 * np.sqrt(p * (1 - p) / mask.size)
