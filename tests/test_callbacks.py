@@ -46,12 +46,6 @@ class Recorder:
         return sum(1 for c in self.calls if c[0] == "end" and c[1] == task_name)
 
 
-def _data():
-    rng = np.random.RandomState(0)
-    X = rng.standard_normal((120, 4))
-    return X, (X[:, 0] + 0.5 * X[:, 1] > 0).astype(int)
-
-
 def _classifier(**params):
     params = {
         "hidden_layer_sizes": (8,),
@@ -65,8 +59,8 @@ def _classifier(**params):
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-def test_one_task_per_epoch():
-    X, y = _data()
+def test_one_task_per_epoch(binary):
+    X, y = binary
     recorder = Recorder()
     model = _classifier().set_callbacks(recorder).fit(X, y)
     assert recorder.calls[0] == ("setup", "fit", None, None)
@@ -83,8 +77,8 @@ def test_one_task_per_epoch():
     assert not hasattr(model, "_callback_fit_ctx")
 
 
-def test_partial_fit_is_one_epoch():
-    X, y = _data()
+def test_partial_fit_is_one_epoch(binary):
+    X, y = binary
     recorder = Recorder()
     model = _classifier().set_callbacks(recorder)
     model.partial_fit(X, y, classes=[0, 1])
@@ -94,8 +88,8 @@ def test_partial_fit_is_one_epoch():
     assert ("begin", "fit", 0, 1) in recorder.calls
 
 
-def test_a_callback_can_stop_training():
-    X, y = _data()
+def test_a_callback_can_stop_training(binary):
+    X, y = binary
     recorder = Recorder(stop_after=3)
     model = _classifier(max_iter=50).set_callbacks(recorder).fit(X, y)
     assert model.n_iter_ == 3
@@ -103,8 +97,8 @@ def test_a_callback_can_stop_training():
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-def test_callbacks_do_not_change_the_model():
-    X, y = _data()
+def test_callbacks_do_not_change_the_model(binary):
+    X, y = binary
     plain = _classifier().fit(X, y)
     watched = _classifier().set_callbacks(Recorder()).fit(X, y)
     for a, b in zip(plain.coefs_, watched.coefs_, strict=True):
@@ -112,8 +106,8 @@ def test_callbacks_do_not_change_the_model():
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-def test_failing_callback_restores_and_tears_down():
-    X, y = _data()
+def test_failing_callback_restores_and_tears_down(binary):
+    X, y = binary
     model = _classifier().fit(X, y)
     before = [c.copy() for c in model.coefs_]
     recorder = Recorder(fail_after=2)
@@ -127,9 +121,9 @@ def test_failing_callback_restores_and_tears_down():
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-def test_scoring_monitor_scores_every_epoch():
+def test_scoring_monitor_scores_every_epoch(binary):
     pytest.importorskip("pandas")
-    X, y = _data()
+    X, y = binary
     monitor = callback.ScoringMonitor(scoring="accuracy")
     model = _classifier(max_iter=8).set_callbacks(monitor).fit(X, y)
     log = monitor.get_logs().data_as_pandas
@@ -171,9 +165,9 @@ def test_regressor_reports_only_its_own_fit():
     assert recorder.ended("epoch") == model.n_iter_
 
 
-def test_progress_bar_during_fit(capsys):
+def test_progress_bar_during_fit(capsys, binary):
     pytest.importorskip("rich")
-    X, y = _data()
+    X, y = binary
     model = _classifier(max_iter=3).set_callbacks(callback.ProgressBar())
     with pytest.warns(Warning):  # ConvergenceWarning: 3 epochs are few
         model.fit(X, y)
@@ -183,9 +177,9 @@ def test_progress_bar_during_fit(capsys):
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-def test_progress_bar_inside_grid_search(capsys):
+def test_progress_bar_inside_grid_search(capsys, binary):
     pytest.importorskip("rich")
-    X, y = _data()
+    X, y = binary
     grid = {"dropout_rate": [0.1, 0.3]}
     plain = GridSearchCV(_classifier(max_iter=4), grid, cv=2).fit(X, y)
     search = GridSearchCV(_classifier(max_iter=4), grid, cv=2)
@@ -199,8 +193,8 @@ def test_progress_bar_inside_grid_search(capsys):
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-def test_sub_estimator_callback_inside_grid_search():
-    X, y = _data()
+def test_sub_estimator_callback_inside_grid_search(binary):
+    X, y = binary
     recorder = Recorder()
     estimator = _classifier(max_iter=4).set_callbacks(recorder)
     GridSearchCV(estimator, {"dropout_rate": [0.1, 0.3]}, cv=2).fit(X, y)
@@ -248,8 +242,8 @@ class CopyPredictor:
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-def test_copies_taken_during_fit_predict_with_std():
-    X, y = _data()
+def test_copies_taken_during_fit_predict_with_std(binary):
+    X, y = binary
     watcher = CopyPredictor(X[:3])
     model = DropoutMLPRegressor(hidden_layer_sizes=(8,), max_iter=3, random_state=0)
     model.set_callbacks(watcher).fit(X, y.astype(float))

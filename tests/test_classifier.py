@@ -1,4 +1,6 @@
-"""DropoutMLPClassifier: targets of every kind, probabilities, no mask at predict."""
+"""DropoutMLPClassifier: targets of every kind, classes, probabilities.
+
+That predict uses the whole network without masks: test_prediction.py."""
 
 import numpy as np
 import pytest
@@ -6,13 +8,6 @@ from sklearn.datasets import make_classification, make_multilabel_classification
 from sklearn.metrics import log_loss
 
 from skdrop import DropoutMLPClassifier
-
-
-@pytest.fixture(scope="module")
-def multiclass():
-    return make_classification(
-        n_samples=240, n_features=6, n_informative=4, n_classes=3, random_state=1
-    )
 
 
 def test_binary_problem_has_one_logistic_output_and_two_probability_columns():
@@ -25,17 +20,18 @@ def test_binary_problem_has_one_logistic_output_and_two_probability_columns():
     np.testing.assert_array_equal(clf.predict(X), proba.argmax(axis=1))
 
 
-def test_multiclass_uses_softmax(multiclass):
-    X, y = multiclass
+def test_multiclass_uses_softmax(classification):
+    X, y = classification
     clf = DropoutMLPClassifier(max_iter=50, random_state=0).fit(X, y)
     assert clf.out_activation_ == "softmax" and clf.n_outputs_ == 3
     proba = clf.predict_proba(X)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-12)
-    assert clf.score(X, y) > 0.75  # chance is 0.33; margin for other mask streams
+    # Chance is 0.33; seeds 0-5 all reach 0.85-0.87 on these data.
+    assert clf.score(X, y) > 0.8
 
 
-def test_string_labels_round_trip(multiclass):
-    X, y = multiclass
+def test_string_labels_round_trip(classification):
+    X, y = classification
     names = np.array(["cat", "dog", "emu"])[y]
     clf = DropoutMLPClassifier(max_iter=30, random_state=0).fit(X, names)
     np.testing.assert_array_equal(clf.classes_, ["cat", "dog", "emu"])
@@ -51,20 +47,8 @@ def test_multilabel_indicator_targets():
     assert clf.score(X, Y) > 0.3  # subset accuracy
 
 
-def test_predict_is_deterministic_and_uses_no_mask(multiclass):
-    X, y = multiclass
-    clf = DropoutMLPClassifier(dropout_rate=0.5, max_iter=20, random_state=0).fit(X, y)
-    first = clf.predict_proba(X)
-    np.testing.assert_array_equal(clf.predict_proba(X), first)
-    h = np.maximum(X @ clf.coefs_[0] + clf.intercepts_[0], 0)
-    logits = h @ clf.coefs_[1] + clf.intercepts_[1]
-    expected = np.exp(logits - logits.max(axis=1, keepdims=True))
-    expected /= expected.sum(axis=1, keepdims=True)
-    np.testing.assert_allclose(first, expected, rtol=1e-10)
-
-
-def test_predict_log_proba_is_the_log_of_predict_proba(multiclass):
-    X, y = multiclass
+def test_predict_log_proba_is_the_log_of_predict_proba(classification):
+    X, y = classification
     clf = DropoutMLPClassifier(max_iter=20, random_state=0).fit(X, y)
     np.testing.assert_allclose(
         clf.predict_log_proba(X), np.log(clf.predict_proba(X)), rtol=1e-8
@@ -97,3 +81,20 @@ def test_dropout_generalises_better_than_no_dropout_on_an_overfitting_problem():
         for rate in (0.0, 0.5)
     }
     assert losses[0.5] < losses[0.0]
+
+
+def test_warm_start_refuses_new_classes(classification):
+    X, y = classification
+    clf = DropoutMLPClassifier(max_iter=1, warm_start=True).fit(X, y)
+    with pytest.raises(ValueError, match="same classes"):
+        clf.fit(X[y < 2], y[y < 2])
+
+
+def test_partial_fit_needs_classes_first_and_rejects_unknown_ones(classification):
+    X, y = classification
+    clf = DropoutMLPClassifier()
+    with pytest.raises(ValueError, match="classes must be passed"):
+        clf.partial_fit(X, y)
+    clf.partial_fit(X[y < 2], y[y < 2], classes=[0, 1])
+    with pytest.raises(ValueError, match="not in"):
+        clf.partial_fit(X, y)

@@ -1,32 +1,66 @@
-"""scikit-learn's estimator checks, with dropout on (the default) and off."""
+"""The estimators as scikit-learn sees them: its estimator checks, and its
+tools (clone, Pipeline, cross-validation, grid searches run in parallel by
+joblib's backends and on a dask cluster).
 
-from sklearn.utils.estimator_checks import parametrize_with_checks
+The estimator checks run on the configurations whose API differs: the
+defaults, and 'lbfgs' (no partial_fit, no dropout). Noise type and max-norm
+change the numbers, not the API; their behaviour has its own tests.
+"""
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import make_regression
+from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import (
+    check_sample_weight_equivalence_on_dense_data,
+    check_sample_weight_equivalence_on_sparse_data,
+    parametrize_with_checks,
+)
 
 from skdrop import DropoutMLPClassifier, DropoutMLPRegressor
 
 # Dropout and shuffled mini-batches make these checks' premise false: a row
 # of weight 2 and the same row given twice draw different masks and batches,
 # so the two fits take different stochastic paths.
-STOCHASTIC_PATH_XFAILS = {
-    "check_sample_weight_equivalence_on_dense_data": (
-        "weights 2 and duplicated rows take different stochastic mini-batch "
-        "and dropout paths"
-    ),
-    "check_sample_weight_equivalence_on_sparse_data": (
-        "weights 2 and duplicated rows take different stochastic mini-batch "
-        "and dropout paths"
-    ),
-}
+STOCHASTIC_PATH_XFAILS = dict.fromkeys(
+    [
+        "check_sample_weight_equivalence_on_dense_data",
+        "check_sample_weight_equivalence_on_sparse_data",
+    ],
+    "weights 2 and duplicated rows take different stochastic mini-batch and "
+    "dropout paths",
+)
 
 ESTIMATORS = [
     DropoutMLPClassifier(),
-    DropoutMLPClassifier(dropout_rate=0.0),
     DropoutMLPRegressor(),
-    DropoutMLPRegressor(dropout_rate=0.0),
+    DropoutMLPClassifier(solver="lbfgs", dropout_rate=0.0),
+    DropoutMLPRegressor(solver="lbfgs", dropout_rate=0.0),
 ]
 
 
+# Found when the 'lbfgs' classifier joined the checks (reported, not fixed
+# here): L-BFGS drives the training probabilities to exactly 0 or 1 in
+# float64, where the checks want log(predict_proba) to be finite like
+# predict_log_proba and multilabel probabilities strictly below 1.
+SATURATED_PROBABILITY_XFAILS = {
+    "check_classifiers_train": (
+        "predict_proba rounds a probability of 1e-34 to 0; predict_log_proba "
+        "keeps it (-78), so log(predict_proba) has -inf where it does not"
+    ),
+    "check_classifiers_multilabel_output_format_predict_proba": (
+        "saturated logistic outputs are exactly 1.0; the check wants < 1"
+    ),
+}
+
+
 def _expected_failed_checks(estimator):
+    if estimator.solver == "lbfgs" and isinstance(estimator, DropoutMLPClassifier):
+        return SATURATED_PROBABILITY_XFAILS
     if estimator.dropout_rate == 0:
         return {}
     return STOCHASTIC_PATH_XFAILS
@@ -35,3 +69,154 @@ def _expected_failed_checks(estimator):
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=_expected_failed_checks)
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
+
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        check_sample_weight_equivalence_on_dense_data,
+        check_sample_weight_equivalence_on_sparse_data,
+    ],
+)
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        DropoutMLPClassifier(dropout_rate=0.0),
+        DropoutMLPRegressor(dropout_rate=0.0),
+        DropoutMLPClassifier(dropout_rate=0.0, max_norm=2.0),
+        DropoutMLPRegressor(dropout_rate=0.0, max_norm=2.0),
+    ],
+    ids=repr,
+)
+def test_without_dropout_weights_equal_repeated_rows(estimator, check):
+    """With a stochastic solver but no dropout (max-norm or not), a weight of
+    2 and a repeated row give the same model."""
+    check(type(estimator).__name__, estimator)
+
+
+# -- scikit-learn's tools -------------------------------------------------
+def test_clone_keeps_parameters_and_drops_the_fit(iris):
+    X, y = iris
+    clf = DropoutMLPClassifier(dropout_rate=[0.3], max_norm=3.0, max_iter=5).fit(X, y)
+    copy = clone(clf)
+    assert copy.get_params() == clf.get_params()
+    assert not hasattr(copy, "coefs_")
+
+
+def test_set_params_changes_dropout():
+    clf = DropoutMLPClassifier().set_params(dropout_rate=0.2, input_dropout_rate=0.1)
+    assert clf.dropout_rate == 0.2 and clf.input_dropout_rate == 0.1
+
+
+def test_pipeline_with_scaler_and_cross_val_score(iris):
+    X, y = iris
+    model = make_pipeline(
+        StandardScaler(), DropoutMLPClassifier(max_iter=200, random_state=0)
+    )
+    scores = cross_val_score(model, X, y, cv=3)
+    assert scores.shape == (3,)
+    assert scores.mean() > 0.85
+
+
+def test_grid_search_over_dropout_rate_in_a_pipeline(iris):
+    X, y = iris
+    model = make_pipeline(
+        StandardScaler(),
+        DropoutMLPClassifier(hidden_layer_sizes=(32,), max_iter=150, random_state=0),
+    )
+    search = GridSearchCV(
+        model, {"dropoutmlpclassifier__dropout_rate": [0.0, 0.2, 0.5]}, cv=3
+    ).fit(X, y)
+    assert search.best_params_["dropoutmlpclassifier__dropout_rate"] in (0.0, 0.2, 0.5)
+    assert len(search.cv_results_["mean_test_score"]) == 3
+    assert search.score(X, y) > 0.85
+
+
+def test_grid_search_regressor_over_per_layer_rates():
+    X, y = make_regression(n_samples=120, n_features=4, noise=1.0, random_state=0)
+    search = GridSearchCV(
+        DropoutMLPRegressor(hidden_layer_sizes=(16, 16), max_iter=50, random_state=0),
+        {"dropout_rate": [[0.0, 0.0], [0.1, 0.3]]},
+        cv=2,
+    ).fit(X, y / y.std())
+    assert search.best_params_["dropout_rate"] in ([0.0, 0.0], [0.1, 0.3])
+
+
+# -- parallel searches find what a serial search finds, bit for bit ---------
+def _search(cls, classification, regression):
+    X, y = classification if cls is DropoutMLPClassifier else regression
+    estimator = cls(
+        hidden_layer_sizes=(5, 4), max_iter=8, batch_size=16, random_state=0
+    )
+    grid = {"dropout_rate": [0.1, 0.5], "alpha": [1e-4, 1e-1]}
+    # Log loss and R^2 tell candidates apart where accuracy ties.
+    scoring = "neg_log_loss" if cls is DropoutMLPClassifier else "r2"
+    search = GridSearchCV(estimator, grid, cv=KFold(3), scoring=scoring)
+    return search, X[:80], y[:80]
+
+
+def _same_search(parallel, serial, X):
+    for key in serial.cv_results_:
+        if key.startswith("split") or key == "mean_test_score":
+            np.testing.assert_array_equal(
+                parallel.cv_results_[key], serial.cv_results_[key]
+            )
+    # The scores differ between candidates, so the comparison means something.
+    assert len(set(serial.cv_results_["mean_test_score"])) > 1
+    assert parallel.best_params_ == serial.best_params_
+    for a, b in zip(
+        parallel.best_estimator_.coefs_, serial.best_estimator_.coefs_, strict=True
+    ):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(parallel.predict(X), serial.predict(X))
+
+
+@pytest.mark.filterwarnings(
+    "ignore:Stochastic Optimizer:sklearn.exceptions.ConvergenceWarning"
+)
+@pytest.mark.parametrize(
+    ("cls", "backend"),
+    [(DropoutMLPClassifier, "loky"), (DropoutMLPRegressor, "threading")],
+)
+def test_parallel_grid_search_matches_serial(cls, backend, classification, regression):
+    serial, X, y = _search(cls, classification, regression)
+    serial.fit(X, y)
+    parallel, _, _ = _search(cls, classification, regression)
+    with joblib.parallel_backend(backend, n_jobs=2):
+        parallel.set_params(n_jobs=2).fit(X, y)
+    _same_search(parallel, serial, X)
+
+
+@pytest.mark.filterwarnings(
+    "ignore:Stochastic Optimizer:sklearn.exceptions.ConvergenceWarning",
+    # distributed warns about ports and cleanup on shared test machines.
+    "ignore::UserWarning:distributed",
+)
+def test_grid_search_on_a_dask_cluster(tmp_path, classification, regression):
+    """Two worker processes on the loopback interface, each fitting its share."""
+    distributed = pytest.importorskip("distributed")
+    serial, X, y = _search(DropoutMLPClassifier, classification, regression)
+    serial.fit(X, y)
+    on_cluster, _, _ = _search(DropoutMLPClassifier, classification, regression)
+    with (
+        distributed.LocalCluster(
+            host="127.0.0.1",
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            local_directory=tmp_path,
+            # Each worker pins its BLAS to one thread, as in production.
+            env={"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"},
+        ) as cluster,
+        distributed.Client(cluster) as client,
+        joblib.parallel_backend("dask"),
+    ):
+        with distributed.get_task_stream(client) as tasks:
+            on_cluster.set_params(n_jobs=-1).fit(X, y)
+        workers = set(client.scheduler_info()["workers"])
+    # The fits really ran on the cluster's workers, not in this process.
+    assert len(workers) == 2
+    assert tasks.data
+    assert {task["worker"] for task in tasks.data} <= workers
+    _same_search(on_cluster, serial, X)
