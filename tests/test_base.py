@@ -190,6 +190,8 @@ def test_partial_fit_is_unavailable_for_lbfgs():
     assert not hasattr(DropoutMLPRegressor(solver="lbfgs"), "partial_fit")
 
 
+# The dropped rows' fit asks for more rows per batch than it has, on purpose.
+@pytest.mark.filterwarnings("ignore:Got `batch_size` less than 1:UserWarning")
 def test_sample_weight_zero_equals_dropping_the_rows(regression):
     X, y = regression
     sw = np.ones(len(y))
