@@ -11,6 +11,7 @@
   is left behind.
 """
 
+import copy
 import pickle
 import threading
 import tracemalloc
@@ -19,6 +20,8 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import skdrop._network as network_module
 from skdrop import DropoutMLPClassifier, DropoutMLPRegressor
@@ -494,3 +497,344 @@ def test_keyboard_interrupt_in_lbfgs_restores_previous_state(monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         reg.fit(X, y_reg)
     _assert_same_weights(_weights(reg), weights)
+
+
+# ---------------------------------------------------------------------------
+# Generated cases. Hypothesis runs derandomized with small budgets; the
+# number of cases is printed at the end of the module.
+CASES = {"count": 0}
+
+PROPERTY_SETTINGS = settings(
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _report_case_count(request):
+    yield
+    message = f"test_reliability: {CASES['count']} generated hypothesis cases"
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if capture is None:
+        print(message)
+        return
+    with capture.global_and_fixture_disabled():
+        print(f"\n{message}")
+
+
+def _quietly(call, *args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return call(*args, **kwargs)
+
+
+# -- state changes between calls ----------------------------------------------
+X_STATE = np.random.default_rng(1).normal(size=(30, 3))
+TARGETS = {
+    "binary": (X_STATE[:, 0] > 0).astype(int),
+    "multiclass": np.arange(30) % 3,
+    "multilabel": (X_STATE > 0).astype(int),
+}
+TARGET_CLASSES = {"binary": {0, 1}, "multiclass": {0, 1, 2}, "multilabel": {0, 1, 2}}
+
+CLASSIFIER_CALLS = st.tuples(
+    st.sampled_from(["fit", "partial_fit"]),
+    st.sampled_from(sorted(TARGETS)),
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "early_stopping": st.booleans(),
+            "solver": st.sampled_from(SOLVERS),
+            "warm_start": st.booleans(),
+            "dropout_rate": st.sampled_from([0.0, 0.3]),
+        },
+    ),
+)
+
+
+class ClassifierModel:
+    """What the classifier must do on a sequence of calls: the rules, not the code.
+
+    Returns the regex an error must match, or ``None`` for success.
+    """
+
+    def __init__(self):
+        self.fitted = None  # (target kind, classes) once fitted
+
+    def expect(self, estimator, method, kind):
+        params = estimator.get_params()
+        if method == "partial_fit" and params["solver"] == "lbfgs":
+            return "has no attribute 'partial_fit'"
+        if (
+            method == "partial_fit"
+            and self.fitted is not None
+            and kind != "multilabel"
+            and self.fitted[1] != {0, 1, 2}
+        ):
+            return "classes"  # classes=[0, 1, 2] declared against classes_
+        if params["solver"] == "lbfgs" and params["dropout_rate"]:
+            return "solver='lbfgs' cannot be used with dropout"
+        if method == "partial_fit" and params["early_stopping"]:
+            return "early_stopping"
+        continuing = self.fitted is not None and (
+            method == "partial_fit" or params["warm_start"]
+        )
+        if not continuing:
+            return None
+        fitted_kind, classes = self.fitted
+        if (fitted_kind == "multilabel") != (kind == "multilabel"):
+            return "multilabel"
+        if method == "fit" and TARGET_CLASSES[kind] != classes:
+            return "same classes"
+        return None
+
+    def record(self, estimator, method, kind):
+        continuing = self.fitted is not None and (
+            method == "partial_fit" or estimator.warm_start
+        )
+        if not continuing:
+            classes = {0, 1, 2} if method == "partial_fit" else TARGET_CLASSES[kind]
+            self.fitted = (kind, classes)
+
+
+def _state_of(estimator):
+    return {
+        key: copy.deepcopy(value)
+        for key, value in vars(estimator).items()
+        if key.endswith("_") and not key.startswith("_")
+    }
+
+
+@settings(PROPERTY_SETTINGS, max_examples=30)
+@given(calls=st.lists(CLASSIFIER_CALLS, min_size=2, max_size=4))
+def test_classifier_call_sequences_succeed_or_name_the_change(calls):
+    """Any sequence of fit/partial_fit calls with set_params between them."""
+    CASES["count"] += 1
+    estimator = DropoutMLPClassifier(
+        hidden_layer_sizes=(3,), max_iter=2, random_state=0
+    )
+    model = ClassifierModel()
+    for method, kind, changes in calls:
+        estimator.set_params(**changes)
+        expected = model.expect(estimator, method, kind)
+        y = TARGETS[kind]
+        kwargs = {}
+        if method == "partial_fit" and kind != "multilabel":
+            kwargs["classes"] = [0, 1, 2]
+        before = _state_of(estimator)
+        if expected is not None:
+            error = AttributeError if "no attribute" in expected else ValueError
+            with pytest.raises(error, match=expected):
+                _quietly(getattr(estimator, method), X_STATE, y, **kwargs)
+            assert _state_of(estimator).keys() == before.keys()
+            continue
+        _quietly(getattr(estimator, method), X_STATE, y, **kwargs)
+        model.record(estimator, method, kind)
+        predicted = estimator.predict(X_STATE[:5])
+        assert predicted.shape == ((5, 3) if kind == "multilabel" else (5,))
+        if estimator.solver != "lbfgs":
+            assert isinstance(estimator.loss_curve_, list)
+            assert (estimator.validation_scores_ is not None) == (
+                estimator.early_stopping and method == "fit"
+            ) or method == "partial_fit"
+            assert estimator._optimizer.name == estimator.solver
+
+
+REGRESSOR_CALLS = st.tuples(
+    st.sampled_from(["fit", "partial_fit"]),
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "early_stopping": st.booleans(),
+            "solver": st.sampled_from(SOLVERS),
+            "loss": st.sampled_from(["squared_error", "poisson"]),
+            "dropout_rate": st.sampled_from([0.0, 0.3]),
+        },
+    ),
+)
+
+
+@settings(PROPERTY_SETTINGS, max_examples=25)
+@given(calls=st.lists(REGRESSOR_CALLS, min_size=2, max_size=4))
+def test_regressor_warm_starts_succeed_or_name_the_change(calls):
+    CASES["count"] += 1
+    y = np.abs(X_STATE[:, 0])
+    estimator = DropoutMLPRegressor(
+        hidden_layer_sizes=(3,), max_iter=2, random_state=0, warm_start=True
+    )
+    fitted_loss = None
+    for method, changes in calls:
+        estimator.set_params(**changes)
+        params = estimator.get_params()
+        if method == "partial_fit" and params["solver"] == "lbfgs":
+            expected = "has no attribute 'partial_fit'"
+        elif params["solver"] == "lbfgs" and params["dropout_rate"]:
+            expected = "lbfgs"
+        elif method == "partial_fit" and params["early_stopping"]:
+            expected = "early_stopping"
+        elif fitted_loss not in (None, params["loss"]):
+            expected = r"loss='\w+' needs"
+        else:
+            expected = None
+        if expected is not None:
+            error = AttributeError if "no attribute" in expected else ValueError
+            with pytest.raises(error, match=expected):
+                _quietly(getattr(estimator, method), X_STATE, y)
+            continue
+        _quietly(getattr(estimator, method), X_STATE, y)
+        fitted_loss = params["loss"]
+        mean, std = estimator.predict(X_STATE[:4], return_std=True)
+        assert np.isfinite(mean).all() and (std >= 0).all()
+
+
+def test_partial_fit_subset_of_declared_classes_with_warm_start():
+    clf = DropoutMLPClassifier(hidden_layer_sizes=(3,), warm_start=True, random_state=0)
+    clf.partial_fit(X_STATE, TARGETS["multiclass"], classes=[0, 1, 2])
+    clf.partial_fit(X_STATE, TARGETS["binary"])
+    assert clf.predict_proba(X_STATE).shape == (30, 3)
+
+
+def test_partial_fit_multilabel_without_classes():
+    clf = DropoutMLPClassifier(hidden_layer_sizes=(3,), random_state=0)
+    clf.partial_fit(X_STATE, TARGETS["multilabel"])
+    np.testing.assert_array_equal(clf.classes_, [0, 1, 2])
+    clf.partial_fit(X_STATE, TARGETS["multilabel"])
+    assert clf.predict(X_STATE).shape == (30, 3)
+
+
+def test_partial_fit_after_solver_change_starts_the_new_optimizer():
+    clf = DropoutMLPClassifier(hidden_layer_sizes=(3,), solver="adam", random_state=0)
+    clf.partial_fit(X_STATE, TARGETS["binary"], classes=[0, 1])
+    clf.set_params(solver="sgd").partial_fit(X_STATE, TARGETS["binary"])
+    assert clf._optimizer.name == "sgd"
+
+
+# -- extreme sample weights, rates and scales ----------------------------------
+X_W = np.random.default_rng(2).normal(size=(25, 3))
+Y_W = X_W[:, 0] - X_W[:, 1]
+W_BASE = np.random.default_rng(3).uniform(2.0**-10, 1.0, size=25)
+
+
+def _fit_weights(sample_weight, solver, alpha, dtype=np.float64):
+    return _quietly(
+        DropoutMLPRegressor(
+            hidden_layer_sizes=(3,),
+            solver=solver,
+            alpha=alpha,
+            dropout_rate=0.0 if solver == "lbfgs" else 0.3,
+            max_iter=3,
+            random_state=0,
+        ).fit,
+        X_W.astype(dtype),
+        Y_W,
+        sample_weight=sample_weight,
+    )
+
+
+@settings(PROPERTY_SETTINGS, max_examples=40)
+@given(
+    exponent=st.integers(-1000, 1000),
+    solver=st.sampled_from(SOLVERS),
+    dtype=st.sampled_from([np.float32, np.float64]),
+)
+def test_scaled_sample_weights_give_the_same_model(exponent, solver, dtype):
+    """Losses are weighted means: a common factor 2**k changes nothing (alpha=0)."""
+    CASES["count"] += 1
+    reference = _fit_weights(W_BASE, solver, 0.0, dtype)
+    scaled = _fit_weights(W_BASE * 2.0**exponent, solver, 0.0, dtype)
+    _assert_same_weights(_weights(scaled), _weights(reference))
+
+
+@settings(PROPERTY_SETTINGS, max_examples=25)
+@given(exponent=st.integers(-20, 1000), solver=st.sampled_from(SOLVERS))
+def test_weight_scale_and_alpha_trade_off(exponent, solver):
+    """The penalty is alpha / sum(w): weights w * 2**k with alpha make the same
+    model as weights w with alpha / 2**k."""
+    CASES["count"] += 1
+    scaled = _fit_weights(W_BASE * 2.0**exponent, solver, 1e-4)
+    reference = _fit_weights(W_BASE, solver, 1e-4 * 2.0**-exponent)
+    _assert_same_weights(_weights(scaled), _weights(reference))
+
+
+@pytest.mark.parametrize("cls", [DropoutMLPClassifier, DropoutMLPRegressor])
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_tiny_sample_weights_train(cls, solver):
+    X, y_class, y_reg = _data()
+    y = y_class if cls is DropoutMLPClassifier else y_reg / 1e3
+    params = {"hidden_layer_sizes": (3,), "solver": solver, "alpha": 0.0}
+    params |= {"dropout_rate": 0.0, "max_iter": 3, "random_state": 0}
+    tiny = _quietly(cls(**params).fit, X, y, sample_weight=np.full(len(X), 1e-320))
+    plain = _quietly(cls(**params).fit, X, y)
+    for a, b in zip(_weights(tiny), _weights(plain), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-9)
+
+
+def test_penalty_that_overflows_names_alpha():
+    with pytest.raises(ValueError, match="alpha / sum"):
+        _fit_weights(np.full(25, 1e-320), "adam", 1e-4)
+
+
+@settings(PROPERTY_SETTINGS, max_examples=20)
+@given(power_t=st.one_of(st.floats(0, 1e308), st.sampled_from([1e6, 1e308])))
+def test_invscaling_with_any_power_t_trains(power_t):
+    CASES["count"] += 1
+    X, y, _ = _data()
+    clf = _quietly(
+        DropoutMLPClassifier(
+            hidden_layer_sizes=(3,),
+            solver="sgd",
+            learning_rate="invscaling",
+            power_t=power_t,
+            max_iter=2,
+            random_state=0,
+        ).fit,
+        X,
+        y,
+    )
+    assert 0 <= clf._optimizer.learning_rate <= clf.learning_rate_init
+    assert all(np.isfinite(w).all() for w in _weights(clf))
+
+
+@settings(PROPERTY_SETTINGS, max_examples=25)
+@given(
+    epsilon=st.one_of(
+        st.floats(5e-324, 1e-30), st.sampled_from([5e-324, 1e-50, 1e-45, 1e-38])
+    ),
+    dtype=st.sampled_from([np.float32, np.float64]),
+)
+def test_adam_with_tiny_epsilon_never_divides_by_zero(epsilon, dtype):
+    """A feature that is 0 everywhere has a zero gradient: 0 / (0 + epsilon)."""
+    CASES["count"] += 1
+    X = X_W.copy()
+    X[:, 1] = 0.0
+    reg = _quietly(
+        DropoutMLPRegressor(
+            hidden_layer_sizes=(3,),
+            epsilon=epsilon,
+            alpha=0.0,
+            dropout_rate=0.0,
+            max_iter=2,
+            random_state=0,
+        ).fit,
+        X.astype(dtype),
+        Y_W,
+    )
+    assert all(np.isfinite(w).all() for w in _weights(reg))
+
+
+@settings(PROPERTY_SETTINGS, max_examples=20)
+@given(exponent=st.integers(12, 37), solver=st.sampled_from(sorted(OPTIMIZERS)))
+def test_float32_data_too_large_is_named(exponent, solver):
+    """Never weights frozen by an overflowed optimiser state without an error."""
+    CASES["count"] += 1
+    X = (X_W * 10.0**exponent).astype(np.float32)
+    reg = DropoutMLPRegressor(hidden_layer_sizes=(3,), solver=solver, max_iter=2)
+    try:
+        _quietly(reg.fit, X, Y_W)
+    except ValueError as exc:
+        assert "values as large as" in str(exc) and "scale X" in str(exc)
+        assert not hasattr(reg, "coefs_")
+        return
+    assert reg._optimizer.non_finite_state() is None
