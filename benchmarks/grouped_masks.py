@@ -9,9 +9,9 @@ Contenders, each timed per epoch:
   ratio, same solver, same run);
 * ``skdrop.DropoutMLPClassifier(dropout_rate=0.5)``: one mask per row,
   dropped units multiplied by zero (today's training step);
-* the submatrix step of ``skdrop._submatrix`` with one mask per group of 64
-  or 128 rows, or per mini-batch, driven by a plain epoch loop and skdrop's
-  own optimisers (the estimators do not use it yet);
+* ``DropoutMLPClassifier(dropout_rate=0.5, dropout_group_size=...)`` with
+  one mask per group of 64 or 128 rows, or per mini-batch (``'batch'``):
+  training steps on the kept submatrices (``skdrop._submatrix``);
 * the dense BLAS floor: only the matrix products of a dense epoch.
 
 Contenders run interleaved, in a rotated order each round, and the report
@@ -50,14 +50,9 @@ from threadpoolctl import threadpool_info, threadpool_limits
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))  # benchmark the working tree
 
-from skdrop import _optimizers, _submatrix  # noqa: E402
+from skdrop import DropoutMLPClassifier, _submatrix  # noqa: E402
 from skdrop._activations import init_bound  # noqa: E402
 from skdrop._submatrix import SubmatrixStep, parameter_views  # noqa: E402
-
-try:
-    from skdrop import DropoutMLPClassifier
-except ImportError:  # the estimators may be mid-restructure
-    DropoutMLPClassifier = None
 
 N_FEATURES, N_CLASSES = 784, 10
 HIDDEN = (1024, 1024)
@@ -65,7 +60,7 @@ BATCH = 256
 RATE = 0.5
 ALPHA = 1e-4
 LEARNING_RATES = {"sgd": 0.01, "adam": 0.001}
-GROUPS = {"groups of 64": 64, "groups of 128": 128, "one per batch": None}
+GROUPS = {"groups of 64": 64, "groups of 128": 128, "one per batch": "batch"}
 # Targets of issue 14 (1 BLAS thread): epoch time / scikit-learn's, by dtype.
 TARGETS = {
     "groups of 128": {"float32": 0.50, "float64": 0.60},
@@ -141,66 +136,41 @@ def fit_per_row(solver, seed, X, y):
     return model.fit(X, y)
 
 
-class GroupedTrainer:
-    """The submatrix step in a minimal epoch loop: shuffled batches gathered
-    into buffers, one step, one optimiser update with the L2 penalty."""
+def fit_grouped(solver, group_size, seed, X, y):
+    model = DropoutMLPClassifier(
+        dropout_rate=RATE,
+        dropout_group_size=group_size,
+        **estimator_params(solver, seed),
+    )
+    return model.fit(X, y)
 
-    def __init__(self, solver, group_size, dtype, seed, max_batch=BATCH):
-        self.units = [N_FEATURES, *HIDDEN, N_CLASSES]
-        self.dtype = np.dtype(dtype)
-        self.rng = np.random.default_rng(seed)
-        n_params = sum((a + 1) * b for a, b in itertools.pairwise(self.units))
-        self.n_weights = sum(a * b for a, b in itertools.pairwise(self.units))
-        self.params = np.empty(n_params, dtype=self.dtype)
+
+class ProfiledStep:
+    """A submatrix step of the benchmark's network with initialised
+    parameters and one batch, for profiling single steps."""
+
+    def __init__(self, dtype, group_size):
+        units = [N_FEATURES, *HIDDEN, N_CLASSES]
+        self.rng = np.random.default_rng(0)
+        n_params = sum((a + 1) * b for a, b in itertools.pairwise(units))
+        self.params = np.empty(n_params, dtype=dtype)
         self.grad = np.empty_like(self.params)
-        for W, b in zip(*parameter_views(self.params, self.units), strict=True):
+        for W, b in zip(*parameter_views(self.params, units), strict=True):
             bound = init_bound("relu", *W.shape)
             W[...] = self.rng.uniform(-bound, bound, W.shape)
             b[...] = self.rng.uniform(-bound, bound, b.shape)
         rates = [0.0] + [RATE] * len(HIDDEN)
+        size = None if group_size == "batch" else group_size  # the step's None
         self.step = SubmatrixStep(
-            self.units, "relu", "softmax", "log_loss", dtype, rates, group_size, BATCH
+            units, "relu", "softmax", "log_loss", dtype, rates, size, BATCH
         )
-        lr = LEARNING_RATES[solver]
-        if solver == "sgd":
-            self.optimizer = _optimizers.SGD(
-                n_params, dtype, learning_rate_init=lr, momentum=0.9, nesterov=True
-            )
-        else:
-            self.optimizer = _optimizers.Adam(n_params, dtype, learning_rate_init=lr)
-        self.penalty = (
-            _optimizers.L2Penalty(ALPHA, self.n_weights)
-            if hasattr(_optimizers, "L2Penalty")
-            else None
+        self.X, y = make_rows(BATCH, dtype, 0, 4)
+        self.Y = np.eye(N_CLASSES, dtype=dtype)[y]
+
+    def run(self):
+        self.step.train_step_gradient(
+            self.params, self.grad, self.X, self.Y, None, self.rng
         )
-
-    def update(self, weight_sum):
-        # The optimisers' API is being restructured (issue 11): both forms.
-        if self.penalty is not None:
-            strength = self.penalty.strength(weight_sum)
-            return self.optimizer.step(self.params, self.grad, self.penalty, strength)
-        decay = ALPHA / weight_sum
-        return self.optimizer.step(self.params, self.grad, decay, self.n_weights)
-
-    def fit(self, X, y):
-        n = X.shape[0]
-        Y = np.eye(N_CLASSES, dtype=self.dtype)[y]
-        X_batch = np.empty((BATCH, N_FEATURES), dtype=self.dtype)
-        Y_batch = np.empty((BATCH, N_CLASSES), dtype=self.dtype)
-        order = self.rng.permutation(n)
-        for start in range(0, n, BATCH):
-            rows = order[start : start + BATCH]
-            Xb = np.take(X, rows, axis=0, out=X_batch[: rows.size], mode="clip")
-            Yb = np.take(Y, rows, axis=0, out=Y_batch[: rows.size], mode="clip")
-            _, weight_sum = self.step.train_step_gradient(
-                self.params, self.grad, Xb, Yb, None, self.rng
-            )
-            self.update(weight_sum)
-        return self
-
-
-def fit_grouped(solver, group_size, seed, X, y):
-    return GroupedTrainer(solver, group_size, X.dtype, seed).fit(X, y)
 
 
 def fit_floor(seed, X):
@@ -231,10 +201,9 @@ def contenders():
     out = []
     for solver in ("sgd", "adam"):
         out.append(("scikit-learn, no dropout", solver, _bind(fit_sklearn, solver)))
-        if DropoutMLPClassifier is not None:
-            out.append(("skdrop, one mask per row", solver, _bind(fit_per_row, solver)))
+        out.append(("skdrop, one mask per row", solver, _bind(fit_per_row, solver)))
         for label, size in GROUPS.items():
-            out.append((f"submatrix, {label}", solver, _bind_group(solver, size)))
+            out.append((f"skdrop, {label}", solver, _bind_group(solver, size)))
     out.append(("dense BLAS floor", None, lambda seed, X, y: fit_floor(seed, X)))
     return out
 
@@ -266,17 +235,14 @@ def measure(dtype, n_rows, n_rounds, pinned):
 
 def step_profile(dtype, group_size):
     """Shares of one grouped step's time, from cProfile's own-time per function."""
-    X, y = make_rows(BATCH, dtype, 0, 4)
-    trainer = GroupedTrainer("sgd", group_size, dtype, 0)
-    Y = np.eye(N_CLASSES, dtype=dtype)[y]
-    args = (trainer.params, trainer.grad, X, Y, None, trainer.rng)
-    trainer.step.train_step_gradient(*args)
+    step = ProfiledStep(dtype, group_size)
+    step.run()
     profiler = cProfile.Profile(time.process_time)
     n_steps = 20
     start = time.process_time()
     profiler.enable()
     for _ in range(n_steps):
-        trainer.step.train_step_gradient(*args)
+        step.run()
     profiler.disable()
     total = time.process_time() - start
     shares = dict.fromkeys(PROFILE_CATEGORIES, 0.0)
@@ -293,11 +259,9 @@ def products_replay(dtype, group_size, n_steps=20):
     recorded, then the same products run on preallocated arrays, the two
     interleaved; no profiler is involved. Returns (step ms, products ms).
     """
-    X, y = make_rows(BATCH, dtype, 0, 4)
-    trainer = GroupedTrainer("sgd", group_size, dtype, 0)
-    Y = np.eye(N_CLASSES, dtype=dtype)[y]
+    step = ProfiledStep(dtype, group_size)
     recorded = []
-    originals = _submatrix._matmul, _submatrix._matmul_transposed_a
+    originals = _submatrix.matmul_into, _submatrix.matmul_transposed_a_into
 
     def recording(transposed_a):
         def record(A, B, out):
@@ -306,16 +270,14 @@ def products_replay(dtype, group_size, n_steps=20):
 
         return record
 
-    _submatrix._matmul, _submatrix._matmul_transposed_a = (
+    _submatrix.matmul_into, _submatrix.matmul_transposed_a_into = (
         recording(False),
         recording(True),
     )
     try:
-        trainer.step.train_step_gradient(
-            trainer.params, trainer.grad, X, Y, None, trainer.rng
-        )
+        step.run()
     finally:
-        _submatrix._matmul, _submatrix._matmul_transposed_a = originals
+        _submatrix.matmul_into, _submatrix.matmul_transposed_a_into = originals
     rng = np.random.default_rng(0)
     operands = []
     for a_shape, b_shape, transposed_a, b_transposed in recorded:
@@ -329,9 +291,7 @@ def products_replay(dtype, group_size, n_steps=20):
     step_times, product_times = [], []
     for _ in range(n_steps):
         start = time.process_time()
-        trainer.step.train_step_gradient(
-            trainer.params, trainer.grad, X, Y, None, trainer.rng
-        )
+        step.run()
         step_times.append(time.process_time() - start)
         start = time.process_time()
         for A, B, out in operands:
@@ -342,7 +302,7 @@ def products_replay(dtype, group_size, n_steps=20):
 
 # Substrings of cProfile's function names, by category; the first match wins.
 PROFILE_CATEGORIES = {
-    "products": ("_matmul",),
+    "products": ("matmul_",),
     "gather": ("take", "_gather"),
     "scatter": ("csr_todense", "_scatter_add", "'at' of", "'cumsum'"),
     "zero grad": ("'fill'",),
@@ -352,6 +312,7 @@ PROFILE_CATEGORIES = {
         "compress",
         "count_nonzero",
         "draw_",
+        "_fill_keep_chunk",
         "_kept_units",
     ),
     "elementwise+bias": (
@@ -430,7 +391,7 @@ def target_lines(medians_by_dtype):
                 continue
             for solver in ("sgd", "adam"):
                 ratio = (
-                    medians[f"submatrix, {label}", solver]
+                    medians[f"skdrop, {label}", solver]
                     / medians["scikit-learn, no dropout", solver]
                 )
                 verdict = "reached" if ratio <= limit else "missed"
@@ -554,7 +515,7 @@ def main(argv=None):
         f"dropout {RATE} on both hidden layers, {args.rounds} interleaved rounds "
         "(rotated order), medians. The machine (2 cores) was shared with other "
         "engineers working at the same time: absolute times are noisy, rely on "
-        "the same-run ratios. A clean run is still to be made."
+        "the same-run ratios."
     )
     report = "\n".join(
         [

@@ -8,7 +8,10 @@ synthetic 784-feature rows for every contender, single-threaded by default
 (``--threads default`` runs them with the library's default threading):
 
 * scikit-learn ``MLPClassifier`` (``solver='sgd'`` and ``'adam'``, no dropout);
-* ``skdrop.DropoutMLPClassifier`` with the same parameters and dropout 0.5;
+* ``skdrop.DropoutMLPClassifier`` with the same parameters and dropout 0.5,
+  with one mask per row (the default) and with rows sharing masks
+  (``dropout_group_size``: one per mini-batch, groups of 128 and of 64 rows),
+  whose steps compute with the kept submatrices only;
 * the equivalent PyTorch network on the CPU (skipped if torch is missing);
 * the "BLAS floor": only the matrix products one epoch needs, with
   preallocated outputs, i.e. the time no numpy implementation can beat.
@@ -104,6 +107,13 @@ TARGET_FLOOR_PERCENT = {"sgd": 85.0, "adam": 75.0}
 TARGET_PREDICT_SPEEDUP = 1.5
 TARGET_PREDICT_PEAK_MIB = 64.0
 TARGET_MASK_PERCENT = 5.0
+# Grouped masks (issue 14): epoch time over scikit-learn's with the same
+# solver, without dropout; per group size and dtype.
+GROUP_SIZES = ("batch", 128, 64)
+TARGET_GROUP_RATIO = {
+    128: {"float32": 0.50, "float64": 0.60},
+    "batch": {"float32": 0.40, "float64": 0.40},
+}
 
 
 # --------------------------------------------------------------------------
@@ -355,9 +365,11 @@ def fit_sklearn(solver, hidden, batch_size, epochs, seed, X, y):
     return model.fit(X, y)
 
 
-def fit_skdrop(solver, hidden, batch_size, epochs, seed, X, y):
+def fit_skdrop(solver, hidden, batch_size, epochs, seed, X, y, group_size=None):
     params = estimator_params(solver, hidden, batch_size, epochs, seed)
-    model = DropoutMLPClassifier(dropout_rate=DROPOUT_RATE, **params)
+    model = DropoutMLPClassifier(
+        dropout_rate=DROPOUT_RATE, dropout_group_size=group_size, **params
+    )
     return model.fit(X, y)
 
 
@@ -494,10 +506,13 @@ class Contender:
     solver: str | None
     available: bool = True
     note: str = ""
+    group_size: int | str | None = None  # skdrop's dropout_group_size
 
     @property
     def key(self):
-        return (self.family, self.solver)
+        if self.group_size is None:
+            return (self.family, self.solver)
+        return (self.family, self.solver, self.group_size)
 
     def fit(self, cfg, X, y, hidden=None):
         """Train on X, y for ``cfg.epochs``; ``hidden`` overrides the widths
@@ -505,10 +520,21 @@ class Contender:
         hidden = hidden or cfg.hidden
         if self.family == "floor":
             return fit_floor(hidden, cfg.batch_size, cfg.epochs, cfg.seed, X)
+        if self.group_size is not None:
+            return fit_skdrop(
+                self.solver, hidden, cfg.batch_size, cfg.epochs, cfg.seed, X, y,
+                group_size=self.group_size,
+            )  # fmt: skip
         fit_fn = {"sklearn": fit_sklearn, "skdrop": fit_skdrop, "torch": fit_torch}
         return fit_fn[self.family](
             self.solver, hidden, cfg.batch_size, cfg.epochs, cfg.seed, X, y
         )
+
+
+def group_label(group_size):
+    if group_size == "batch":
+        return "one mask per batch"
+    return f"groups of {group_size}"
 
 
 def all_contenders():
@@ -526,6 +552,17 @@ def all_contenders():
                 solver,
                 available=DropoutMLPClassifier is not None,
                 note=skdrop_note,
+            ),
+            *(
+                Contender(
+                    f"skdrop (dropout {DROPOUT_RATE}, {group_label(size)})",
+                    "skdrop",
+                    solver,
+                    available=DropoutMLPClassifier is not None,
+                    note=skdrop_note,
+                    group_size=size,
+                )
+                for size in GROUP_SIZES
             ),
             Contender(
                 f"PyTorch (dropout {DROPOUT_RATE})",
@@ -832,10 +869,16 @@ def markdown_table(header, rows):
     return "\n".join(lines)
 
 
-def find_fit(fit_records, family, solver, dtype):
+def find_fit(fit_records, family, solver, dtype, group_size=None):
+    """The record of a contender; ``group_size`` None is per-row masks."""
     for record in fit_records:
         c = record.contender
-        if (c.family, c.solver, record.dtype) == (family, solver, dtype):
+        if (c.family, c.solver, record.dtype, c.group_size) == (
+            family,
+            solver,
+            dtype,
+            group_size,
+        ):
             return record
     return None
 
@@ -1051,6 +1094,28 @@ def predict_target_rows(predict_records, dtype):
     ]
 
 
+def group_target_rows(fit_records, solver, dtype):
+    """Grouped masks against scikit-learn without dropout, same solver."""
+    skl = find_fit(fit_records, "sklearn", solver, dtype)
+    rows = []
+    for size, goals in TARGET_GROUP_RATIO.items():
+        grouped = find_fit(fit_records, "skdrop", solver, dtype, size)
+        ratio = None
+        if grouped and grouped.median and skl and skl.median:
+            ratio = grouped.median / skl.median
+        goal = goals[dtype]
+        rows.append(
+            target_row(
+                f"skdrop {solver} {dtype}, {group_label(size)}: s/epoch "
+                f"≤ {goal:.2f}x sklearn {solver}",
+                ratio,
+                f"{ratio:.2f}x" if ratio else "",
+                ratio is not None and ratio <= goal,
+            )
+        )
+    return rows
+
+
 def mask_target_row(mask_shares, dtype):
     share = mask_shares.get(dtype)
     return target_row(
@@ -1068,6 +1133,7 @@ def evaluate_targets(fit_records, predict_records, mask_shares, dtypes):
     for solver in SOLVERS:
         for dtype in dtypes:
             rows += fit_target_rows(fit_records, solver, dtype)
+            rows += group_target_rows(fit_records, solver, dtype)
     for dtype in dtypes:
         rows.append(mask_target_row(mask_shares, dtype))
     for dtype in dtypes:
