@@ -27,10 +27,11 @@ DROPOUT_TYPES = list(NOISE)
 
 
 @pytest.fixture(scope="module")
-def data():
+def X():
+    """120 rows of 6 standard normal features; targets are made from them."""
     X = np.random.default_rng(0).standard_normal((120, 6))
     X.flags.writeable = False
-    return X, None
+    return X
 
 
 # -- the whole network, without masks ------------------------------------
@@ -80,9 +81,8 @@ def test_predict_uses_the_unscaled_whole_network(Estimator, kind):
         np.testing.assert_array_equal(model.predict(X), first)
 
 
-def test_concurrent_prediction_on_one_estimator(data):
+def test_concurrent_prediction_on_one_estimator(X):
     """Many threads predicting with one fitted estimator agree with one thread."""
-    X, _ = data
     estimator = _fit(DropoutMLPClassifier, X, (X[:, 0] > 0).astype(int))
 
     def predictions(_):
@@ -109,8 +109,7 @@ def _classification_targets(X, problem):
 
 
 @pytest.mark.parametrize("problem", ["binary", "multiclass", "multilabel"])
-def test_classifier_samples_shape_and_probabilities(data, problem):
-    X, _ = data
+def test_classifier_samples_shape_and_probabilities(X, problem):
     y, n_columns = _classification_targets(X, problem)
     clf = _fit(DropoutMLPClassifier, X, y)
     samples = clf.predict_samples(X[:7], n_samples=5, random_state=0)
@@ -122,8 +121,7 @@ def test_classifier_samples_shape_and_probabilities(data, problem):
 
 
 @pytest.mark.parametrize("n_outputs", [None, 1, 3])
-def test_regressor_samples_shape(data, n_outputs):
-    X, _ = data
+def test_regressor_samples_shape(X, n_outputs):
     # None: a 1-D y; 1: a column y of shape (n, 1), squeezed like sklearn's.
     y = X[:, 0] if n_outputs is None else X[:, :n_outputs]
     expected = (4, 9, n_outputs) if n_outputs == 3 else (4, 9)
@@ -136,8 +134,7 @@ def test_regressor_samples_shape(data, n_outputs):
     assert reg.predict(X[:9]).shape == expected[1:]
 
 
-def test_predict_samples_accepts_sparse_and_float32(data):
-    X, _ = data
+def test_predict_samples_accepts_sparse_and_float32(X):
     y = X[:, 1]
     reg = _fit(DropoutMLPRegressor, X.astype(np.float32), y)
     samples = reg.predict_samples(sp.csr_matrix(X[:5]), n_samples=3, random_state=0)
@@ -146,8 +143,7 @@ def test_predict_samples_accepts_sparse_and_float32(data):
 
 
 @pytest.mark.parametrize("n_samples", [0, -1, 2.5, "3"])
-def test_invalid_n_samples_raises(data, n_samples):
-    X, _ = data
+def test_invalid_n_samples_raises(X, n_samples):
     reg = _fit(DropoutMLPRegressor, X, X[:, 0])
     with pytest.raises(ValueError, match="n_samples"):
         reg.predict_samples(X, n_samples=n_samples)
@@ -157,8 +153,7 @@ def test_invalid_n_samples_raises(data, n_samples):
 
 
 @pytest.mark.parametrize("Estimator", [DropoutMLPClassifier, DropoutMLPRegressor])
-def test_int_random_state_reproduces_and_seeds_differ(data, Estimator):
-    X, _ = data
+def test_int_random_state_reproduces_and_seeds_differ(X, Estimator):
     model = _fit(Estimator, X, (X[:, 0] > 0).astype(int))
     first = model.predict_samples(X, n_samples=6, random_state=42)
     again = model.predict_samples(X, n_samples=6, random_state=42)
@@ -169,8 +164,7 @@ def test_int_random_state_reproduces_and_seeds_differ(data, Estimator):
     assert not np.allclose(first[0], first[1])
 
 
-def test_random_state_instance_advances(data):
-    X, _ = data
+def test_random_state_instance_advances(X):
     reg = _fit(DropoutMLPRegressor, X, X[:, 0])
     rs = np.random.RandomState(0)
     first = reg.predict_samples(X, n_samples=3, random_state=rs)
@@ -178,8 +172,7 @@ def test_random_state_instance_advances(data):
     assert not np.allclose(first, second)
 
 
-def test_return_std_is_deterministic(data):
-    X, _ = data
+def test_return_std_is_deterministic(X):
     reg = _fit(DropoutMLPRegressor, X, X[:, 0])
     mean1, std1 = reg.predict(X, return_std=True)
     mean2, std2 = reg.predict(X, return_std=True)
@@ -187,9 +180,8 @@ def test_return_std_is_deterministic(data):
     np.testing.assert_array_equal(std1, std2)
 
 
-def test_chunked_rows_give_valid_reproducible_samples(data, monkeypatch):
+def test_chunked_rows_give_valid_reproducible_samples(X, monkeypatch):
     # A chunk budget of a few rows forces many chunks per pass.
-    X, _ = data
     reg = _fit(DropoutMLPRegressor, X, X[:, 0], dropout_rate=0.0)
     deterministic = reg.predict(X)
     monkeypatch.setattr(skdrop._network, "PREDICT_CHUNK_BYTES", 16 * 8 * 7)
@@ -208,8 +200,7 @@ def test_chunked_rows_give_valid_reproducible_samples(data, monkeypatch):
 
 
 @pytest.mark.parametrize("Estimator", [DropoutMLPClassifier, DropoutMLPRegressor])
-def test_no_dropout_means_no_spread(data, Estimator):
-    X, _ = data
+def test_no_dropout_means_no_spread(X, Estimator):
     model = _fit(
         Estimator, X, (X[:, 0] > 0).astype(int), dropout_rate=0.0, solver="lbfgs"
     )
@@ -235,8 +226,7 @@ def test_no_dropout_means_no_spread(data, Estimator):
     ],
 )
 @pytest.mark.parametrize("Estimator", [DropoutMLPClassifier, DropoutMLPRegressor])
-def test_dropout_gives_positive_spread_on_every_row(data, Estimator, params):
-    X, _ = data
+def test_dropout_gives_positive_spread_on_every_row(X, Estimator, params):
     model = _fit(Estimator, X, (X[:, 0] > 0).astype(int), **params)
     samples = model.predict_samples(X, n_samples=10, random_state=0)
     spread = samples.std(axis=0)
@@ -247,10 +237,9 @@ def test_dropout_gives_positive_spread_on_every_row(data, Estimator, params):
         assert (spread > 0).all()
 
 
-def test_passes_stacked_for_few_rows_all_draw_their_own_masks(data):
+def test_passes_stacked_for_few_rows_all_draw_their_own_masks(X):
     """Few rows are repeated to stack passes into one forward call; every
     pass must still differ, and the stacking must not change the shape."""
-    X, _ = data
     reg = _fit(DropoutMLPRegressor, X, X[:, 0], hidden_layer_sizes=(64,), max_iter=5)
     samples = reg.predict_samples(X[:2], n_samples=200, random_state=0)
     assert samples.shape == (200, 2)
