@@ -237,7 +237,7 @@ class BaseDropoutMLP(
         ``warm_start`` continue the stream of the previous call, so successive
         calls never reuse the same masks.
         """
-        if not reset and hasattr(self, "_rng_state"):
+        if not reset and getattr(self, "_rng_state", None) is not None:
             bit_generator = np.random.PCG64()
             bit_generator.state = self._rng_state
             return np.random.Generator(bit_generator)
@@ -298,6 +298,11 @@ class BaseDropoutMLP(
             raise
 
     def _fit(self, X, y, sample_weight=None, incremental=False):
+        if incremental and hasattr(self, "coefs_"):
+            # scikit-learn's _fit_context skips this in partial_fit once
+            # fitted, but set_params (or a loaded file) may have changed the
+            # parameters since.
+            self._validate_params()
         with self._restored_on_error():
             progress = FitProgress(
                 self, X, y, sample_weight, self._max_epochs(incremental)

@@ -282,7 +282,7 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
         )
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
-        check_label_types(y)
+        y = checked_labels(y)
         check_classification_targets(y)
         self._update_classes(y, incremental)
         return X, self._label_binarizer.transform(y).astype(X.dtype)
@@ -525,13 +525,19 @@ def _indicator_columns(y):
     return np.arange(y.shape[1] if hasattr(y, "shape") else np.shape(y)[1])
 
 
-def check_label_types(y):
-    """Refuse labels that cannot be sorted: ``None`` or strings with numbers.
+def checked_labels(y):
+    """Labels that can be sorted into classes: no ``None``, no mixed types.
 
     Parameters
     ----------
     y : ndarray
         Validated labels.
+
+    Returns
+    -------
+    y : ndarray
+        ``y``, or an object array of numbers as a numeric array (scikit-learn
+        calls an object array of numbers an unknown type of target).
 
     Raises
     ------
@@ -539,7 +545,7 @@ def check_label_types(y):
         Naming ``y`` and the types it mixes.
     """
     if y.dtype != object:
-        return
+        return y
     types = set(map(type, y.ravel()))
     if type(None) in types:
         raise ValueError(
@@ -554,6 +560,9 @@ def check_label_types(y):
             "labels must be all strings or all numbers to be sorted into "
             "classes_. Convert them to one type, e.g. y.astype(str)."
         )
+    if not strings:
+        return np.array(y.tolist())
+    return y
 
 
 def target_type(classifier):

@@ -8,7 +8,7 @@ attribute, rather than later with a wrong prediction.
 """
 
 import warnings
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import is_classifier, is_regressor
@@ -73,8 +73,13 @@ class PersistenceMixin:
                 ),
                 stacklevel=2,
             )
+        for name in self._get_param_names():
+            if name not in state:
+                _fail(name, "is missing: the file does not hold a whole estimator")
         check_fitted_state(state, _estimator_kind(self))
-        if isinstance(state.get("_optimizer"), dict):
+        if state.get("_optimizer") is not None:
+            if "coefs_" not in state:
+                _fail("_optimizer", "is set, but the model has no coefs_")
             coefs = state["coefs_"]
             n_params = sum(c.size for c in coefs + state["intercepts_"])
             state["_optimizer"] = Optimizer.from_state(
@@ -99,6 +104,7 @@ FITTED_ATTRIBUTES = (
     "out_activation_",
     "n_features_in_",
     "n_iter_",
+    "t_",
 )
 FITTED_ATTRIBUTES_OF_KIND = {
     "classifier": ("classes_", "_label_binarizer"),
@@ -146,9 +152,9 @@ def check_fitted_state(state, kind=None):
         _fail("n_layers_", f"is {state.get('n_layers_')!r}, expected {len(coefs) + 1}")
     if state.get("n_outputs_") != n_outputs:
         _fail("n_outputs_", f"is {state.get('n_outputs_')!r}, expected {n_outputs}")
-    if state.get("activation") not in HIDDEN_ACTIVATIONS:
+    if not _is_name_in(state.get("activation"), HIDDEN_ACTIVATIONS):
         _fail("activation", f"{state.get('activation')!r:.50} is not a known name")
-    if state.get("out_activation_") not in OUTPUT_ACTIVATIONS:
+    if not _is_name_in(state.get("out_activation_"), OUTPUT_ACTIVATIONS):
         _fail(
             "out_activation_",
             f"{state.get('out_activation_')!r:.50} is not a known name",
@@ -156,9 +162,18 @@ def check_fitted_state(state, kind=None):
     if kind is not None:
         _check_output_activation(state, kind)
     _check_classes(state, n_outputs)
+    _check_records(state)
+    if "feature_names_in_" in state:
+        names = state["feature_names_in_"]
+        if np.ndim(names) != 1 or len(names) != state["n_features_in_"]:
+            _fail("feature_names_in_", "must hold one name per feature")
     if "noise_variance_" in state:
         _check_noise_variance(state["noise_variance_"], n_outputs)
     _check_generator_state(state.get("_rng_state"))
+
+
+def _is_name_in(name, registry):
+    return isinstance(name, str) and name in registry
 
 
 def _check_layers(coefs, intercepts):
@@ -250,6 +265,48 @@ def _check_classes(state, n_outputs):
         _fail("classes_", f"has {n_classes} classes for {n_outputs} outputs")
     if "_label_binarizer" in state:
         _check_label_binarizer(state)
+
+
+def _is_real(value):
+    return (
+        isinstance(value, Real | np.floating | np.integer)
+        and not isinstance(value, bool)
+        and not np.isnan(value)
+    )
+
+
+def _is_list_of_reals(value):
+    return isinstance(value, list) and all(_is_real(v) for v in value)
+
+
+# The records of the epoch loop that training reads back: attribute -> (check,
+# what it must be). Each may be absent (an L-BFGS fit has none).
+RECORDS = {
+    "loss_": (_is_real, "a number"),
+    "best_loss_": (lambda v: v is None or _is_real(v), "a number or None"),
+    "loss_curve_": (_is_list_of_reals, "a list of numbers"),
+    "validation_scores_": (
+        lambda v: v is None or _is_list_of_reals(v),
+        "a list of numbers or None",
+    ),
+    "best_validation_score_": (
+        lambda v: v is None or _is_real(v),
+        "a number or None",
+    ),
+    "_no_improvement_count": (_is_count, "an int >= 0"),
+}
+
+
+def _check_records(state):
+    present = [name for name in RECORDS if name != "loss_" and name in state]
+    if present:
+        # The epoch loop keeps all of them or (after L-BFGS) none.
+        for name in RECORDS:
+            if name != "loss_" and name not in state:
+                _fail(name, f"is missing, though {present[0]} is present")
+    for name, (check, expected) in RECORDS.items():
+        if name in state and not check(state[name]):
+            _fail(name, f"must be {expected}, got {state[name]!r:.50}")
 
 
 def _check_noise_variance(noise_variance, n_outputs):

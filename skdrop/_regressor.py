@@ -294,7 +294,6 @@ class DropoutMLPRegressor(RegressorMixin, BaseDropoutMLP):
             y,
             accept_sparse=["csr", "csc"],
             multi_output=True,
-            y_numeric=True,
             dtype=(np.float64, np.float32),
             reset=reset,
         )
@@ -388,7 +387,7 @@ class DropoutMLPRegressor(RegressorMixin, BaseDropoutMLP):
             )
         X, y = validate_numeric_data(
             self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
-            y_numeric=True, dtype=(np.float64, np.float32), reset=False,
+            dtype=(np.float64, np.float32), reset=False,
         )  # fmt: skip
         y = numeric_targets(y, X.dtype)
         n_held_out = round(holdout_fraction * X.shape[0])
@@ -547,8 +546,8 @@ def numeric_targets(y, dtype):
     Parameters
     ----------
     y : ndarray
-        Targets validated by ``validate_data`` (object arrays are already
-        float, with ``None`` as NaN).
+        Targets validated by ``validate_data`` (without ``y_numeric``: the
+        conversion of an object array happens here, with an error naming y).
     dtype : numpy floating dtype
         The dtype of X, which training computes in.
 
@@ -569,6 +568,11 @@ def numeric_targets(y, dtype):
             )
         try:
             y = y.astype(np.float64)
+        except OverflowError as exc:
+            raise ValueError(
+                f"Input y holds a number too large for float64 ({exc}). "
+                "Rescale it (every value must be below 1.8e308 in magnitude)."
+            ) from None
         except (TypeError, ValueError) as exc:
             raise ValueError(
                 f"Input y must hold numbers for regression; got dtype {y.dtype} "

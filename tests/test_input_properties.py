@@ -383,7 +383,7 @@ def _call(method, *args, expected, **kwargs):
 
 
 # -- properties --------------------------------------------------------------
-@settings(PROPERTY_SETTINGS, max_examples=1000)
+@settings(PROPERTY_SETTINGS, max_examples=120)
 @given(problem=problems(), params=tiny_params())
 def test_fit_succeeds_or_names_the_problem(problem, params):
     """fit: valid data gives a working model; each fault gives its own error."""
@@ -410,7 +410,7 @@ def test_fit_succeeds_or_names_the_problem(problem, params):
             assert re.search(NUMERICAL_FAILURE, str(exc)), exc
 
 
-@settings(PROPERTY_SETTINGS, max_examples=500)
+@settings(PROPERTY_SETTINGS, max_examples=60)
 @given(problem=problems(), params=tiny_params(), warm_start=st.booleans())
 def test_failed_call_keeps_the_fitted_state(problem, params, warm_start):
     """A fitted estimator that is given bad data stays exactly as it was."""
@@ -443,7 +443,7 @@ def test_failed_call_keeps_the_fitted_state(problem, params, warm_start):
             np.testing.assert_array_equal(estimator.predict(X_good), predictions)
 
 
-@settings(PROPERTY_SETTINGS, max_examples=500)
+@settings(PROPERTY_SETTINGS, max_examples=60)
 @given(
     problem=problems(),
     params=tiny_params(),
@@ -497,7 +497,7 @@ def test_predict_succeeds_or_names_the_problem(problem, params, n_rows, predict_
         assert _fitted_state(estimator) == state
 
 
-@settings(PROPERTY_SETTINGS, max_examples=250)
+@settings(PROPERTY_SETTINGS, max_examples=40)
 @given(
     params=tiny_params(),
     n_declared=st.integers(1, 3),
@@ -581,6 +581,7 @@ INVALID_PARAMS = {
     "input_dropout_rate": [-0.1, 1.0, "a", None, [0.1], np.nan],
     "dropout_type": ["uniform", None, 1],
     "max_norm": [0, -1.0, "big", np.nan],
+    "dropout_group_size": [0, -1, "rows", 1.5],
 }
 
 INVALID_CASES = [
@@ -639,7 +640,7 @@ JUNK = st.one_of(
 SLOW_WHEN_VALID = {"max_iter", "max_fun", "hidden_layer_sizes", "n_iter_no_change"}
 
 
-@settings(PROPERTY_SETTINGS, max_examples=600)
+@settings(PROPERTY_SETTINGS, max_examples=100)
 @given(
     name=st.sampled_from(sorted(DropoutMLPRegressor._parameter_constraints)),
     value=JUNK,
@@ -686,3 +687,109 @@ def test_arbitrary_parameter_values(name, value, classifier):
             return
     assert valid_for_sklearn, f"{name}={value!r} is invalid but was accepted"
     _assert_predictions_valid(estimator, X)
+
+
+# -- inputs that scikit-learn's validation lets through or fails on -----------
+DATE_UNITS = st.sampled_from(["s", "ms", "us", "ns", "D", "h"])
+
+
+@settings(PROPERTY_SETTINGS, max_examples=30)
+@given(
+    kind=st.sampled_from(["timedelta64", "datetime64"]),
+    unit=DATE_UNITS,
+    frame=st.booleans(),
+    classifier=st.booleans(),
+    method=st.sampled_from(["fit", "predict"]),
+)
+def test_dates_and_durations_in_X_are_refused(kind, unit, frame, classifier, method):
+    _count_case()
+    cls = DropoutMLPClassifier if classifier else DropoutMLPRegressor
+    values = np.arange(20).reshape(10, 2).astype(f"{kind}[{unit}]")
+    X_bad = pd.DataFrame({"a": values[:, 0], "b": np.ones(10)}) if frame else values
+    y = np.arange(10) % 2
+    estimator = cls(**TINY)
+    if method == "predict":
+        X_fit = pd.DataFrame({"a": np.ones(10), "b": np.ones(10)}) if frame else None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            estimator.fit(X_fit if frame else _clean_X(10, 2), y)
+    with pytest.raises(ValueError, match="Input X holds dates or time durations"):
+        getattr(estimator, method)(X_bad) if method == "predict" else estimator.fit(
+            X_bad, y
+        )
+
+
+@settings(PROPERTY_SETTINGS, max_examples=25)
+@given(
+    exponent=st.integers(309, 2000),
+    row=st.integers(0, 9),
+    column=st.integers(0, 1),
+    in_y=st.booleans(),
+)
+def test_python_ints_beyond_float64_are_named(exponent, row, column, in_y):
+    _count_case()
+    X = _clean_X(10, 2).astype(object)
+    y = np.arange(10, dtype=float).astype(object)
+    if in_y:
+        y[row] = 10**exponent
+    else:
+        X[row, column] = -(10**exponent)
+    name = "y" if in_y else "X"
+    with pytest.raises(ValueError, match=f"Input {name} holds a number too large"):
+        DropoutMLPRegressor(**TINY).fit(X, y)
+
+
+LABELS = st.one_of(st.integers(-3, 3), st.text(min_size=1, max_size=2), st.none())
+
+
+@settings(PROPERTY_SETTINGS, max_examples=40)
+@given(labels=st.lists(LABELS, min_size=10, max_size=10))
+def test_unsortable_labels_are_named(labels):
+    """None, or strings mixed with numbers: a clear error, never '<' failing."""
+    _count_case()
+    y = np.array(labels, dtype=object)
+    has_none = any(v is None for v in labels)
+    mixed = len({isinstance(v, str) for v in labels if v is not None}) > 1
+    estimator = DropoutMLPClassifier(**TINY)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if has_none:
+            with pytest.raises(ValueError, match="Input y holds None"):
+                estimator.fit(_clean_X(10, 2), y)
+        elif mixed:
+            with pytest.raises(ValueError, match="Input y mixes string labels"):
+                estimator.fit(_clean_X(10, 2), y)
+        else:
+            estimator.fit(_clean_X(10, 2), y)
+            assert set(estimator.predict(_clean_X(3, 2))) <= set(labels)
+
+
+@settings(PROPERTY_SETTINGS, max_examples=25)
+@given(
+    values=st.lists(
+        st.one_of(st.text(max_size=3), st.floats(-5, 5).map(str), st.none()),
+        min_size=10,
+        max_size=10,
+    ),
+    loss=st.sampled_from(["squared_error", "poisson"]),
+)
+def test_regression_targets_must_be_numbers(values, loss):
+    _count_case()
+    y = np.array(values, dtype=object if None in values else str)
+    estimator = DropoutMLPRegressor(loss=loss, **TINY)
+    try:
+        numbers = np.array(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        with pytest.raises(ValueError, match="Input y"):
+            estimator.fit(_clean_X(10, 2), y)
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if not np.isfinite(numbers).all() or (
+            loss == "poisson" and (numbers < 0).any()
+        ):
+            with pytest.raises(ValueError, match="y"):
+                estimator.fit(_clean_X(10, 2), y)
+            return
+        estimator.fit(_clean_X(10, 2), y)
+    assert np.isfinite(estimator.predict(_clean_X(3, 2))).all()

@@ -2,16 +2,28 @@
 
 A loaded model must predict exactly as the saved one, and ``partial_fit``
 must continue from it exactly as if it had never been saved: the optimiser's
-moments and the random stream are part of the saved state.
+moments and the random stream are part of the saved state. Loading is safe:
+skops refuses types the user did not trust, pickles from another skdrop
+version warn as scikit-learn's own do, and a state edited by hand or by
+another program (generated corruptions below) fails with an error naming
+the attribute, at loading or at the first use, never with garbage.
 """
 
+import copy
+import io
 import pickle
+import warnings
+import zipfile
 
 import joblib
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+from sklearn.exceptions import InconsistentVersionWarning
 
-from skdrop import DropoutMLPClassifier, DropoutMLPRegressor
+from skdrop import DropoutMLPClassifier, DropoutMLPRegressor, __version__
+from skdrop._persistence import InconsistentSkdropVersionWarning
 
 try:
     import skops.io as sio
@@ -314,3 +326,383 @@ def test_untouched_state_loads(kind):
 def test_early_stopping_keeps_no_copy_of_the_best_weights():
     model = _fitted("regressor", early_stopping=True)
     assert not [name for name in vars(model) if "best_params" in name]
+
+
+# -- loading is safe (skops trust, versions of pickles) ----------------------
+X_SAFE = np.random.default_rng(0).normal(size=(30, 3))
+Y_SAFE = {DropoutMLPClassifier: np.arange(30) % 3, DropoutMLPRegressor: X_SAFE[:, 0]}
+
+
+def _fitted_small(cls):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return cls(hidden_layer_sizes=(3,), max_iter=3, random_state=0).fit(
+            X_SAFE, Y_SAFE[cls]
+        )
+
+
+class Payload:
+    """A type nobody trusted: loading it could run arbitrary code."""
+
+    def __reduce__(self):
+        return (print, ("pwned",))
+
+
+class Innocent:
+    """A plain user class carried by the estimator."""
+
+
+# -- skops ----------------------------------------------------------------
+@needs_skops
+@pytest.mark.parametrize("cls", [DropoutMLPClassifier, DropoutMLPRegressor])
+def test_skops_round_trip_needs_only_skdrop_types(cls):
+    estimator = _fitted_small(cls)
+    dumped = sio.dumps(estimator)
+    untrusted = sio.get_untrusted_types(data=dumped)
+    assert all(t.startswith("skdrop.") for t in untrusted), untrusted
+    with pytest.raises(sio.exceptions.UntrustedTypesFoundException):
+        sio.loads(dumped)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InconsistentVersionWarning)
+        loaded = sio.loads(dumped, trusted=untrusted)
+    np.testing.assert_array_equal(loaded.predict(X_SAFE), estimator.predict(X_SAFE))
+
+
+@needs_skops
+@pytest.mark.parametrize("cls", [DropoutMLPClassifier, DropoutMLPRegressor])
+def test_skops_refuses_a_smuggled_type(cls):
+    """A file carrying an extra type is refused even when skdrop's are trusted."""
+    estimator = _fitted_small(cls)
+    trusted = sio.get_untrusted_types(data=sio.dumps(estimator))
+    estimator.extra_ = Innocent()
+    dumped = sio.dumps(estimator)
+    smuggled = f"{Innocent.__module__}.Innocent"
+    assert smuggled in sio.get_untrusted_types(data=dumped)
+    with pytest.raises(sio.exceptions.UntrustedTypesFoundException, match="Innocent"):
+        sio.loads(dumped, trusted=trusted)
+
+
+@needs_skops
+def test_skops_refuses_a_tampered_type_name():
+    """A file edited by hand to name another type is refused."""
+    estimator = _fitted_small(DropoutMLPClassifier)
+    dumped = sio.dumps(estimator)
+    trusted = sio.get_untrusted_types(data=dumped)
+    source = zipfile.ZipFile(io.BytesIO(dumped))
+    schema = source.read("schema.json").decode()
+    assert '"DropoutMLPClassifier"' in schema
+    tampered_schema = schema.replace('"DropoutMLPClassifier"', '"Popen"').replace(
+        '"skdrop._classifier"', '"subprocess"'
+    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "schema.json":
+                data = tampered_schema.encode()
+            target.writestr(item, data)
+    with pytest.raises(sio.exceptions.UntrustedTypesFoundException, match="Popen"):
+        sio.loads(buffer.getvalue(), trusted=trusted)
+
+
+@needs_skops
+def test_pickle_payloads_are_outside_skops():
+    """skops cannot even serialise an object that pickles as a function call."""
+    estimator = _fitted_small(DropoutMLPRegressor)
+    estimator.extra_ = Payload()
+    with pytest.raises(Exception):  # noqa: B017 - skops raises its own types
+        sio.loads(sio.dumps(estimator), trusted=[])
+
+
+# -- version of pickles --------------------------------------------------------
+@pytest.mark.parametrize("cls", [DropoutMLPClassifier, DropoutMLPRegressor])
+def test_pickle_records_the_skdrop_version(cls):
+    estimator = _fitted_small(cls)
+    state = estimator.__getstate__()
+    assert state["_skdrop_version"] == __version__
+    assert "_skdrop_version" not in vars(estimator)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InconsistentVersionWarning)
+        restored = pickle.loads(pickle.dumps(estimator))
+    assert "_skdrop_version" not in vars(restored)
+    np.testing.assert_array_equal(restored.predict(X_SAFE), estimator.predict(X_SAFE))
+
+
+def _unpickle_with_state(cls, edit):
+    estimator = _fitted_small(cls)
+    state = estimator.__getstate__()
+    edit(state)
+    restored = cls.__new__(cls)
+    restored.__setstate__(state)
+    return estimator, restored
+
+
+@pytest.mark.parametrize("cls", [DropoutMLPClassifier, DropoutMLPRegressor])
+def test_pickle_from_another_version_warns(cls):
+    with pytest.warns(InconsistentSkdropVersionWarning) as record:
+        estimator, restored = _unpickle_with_state(
+            cls, lambda state: state.update(_skdrop_version="0.0.1")
+        )
+    message = str(record[0].message)
+    expected = f"Trying to unpickle estimator {cls.__name__} from skdrop version 0.0.1"
+    assert expected in message
+    assert "0.0.1" in message and __version__ in message
+    assert cls.__name__ in message and "skdrop" in message
+    # It is also scikit-learn's warning, so existing filters keep working.
+    assert issubclass(record[0].category, InconsistentVersionWarning)
+    assert record[0].message.original_sklearn_version == "0.0.1"
+    # The state is still loaded, without the version key.
+    assert "_skdrop_version" not in vars(restored)
+    np.testing.assert_array_equal(restored.predict(X_SAFE), estimator.predict(X_SAFE))
+
+
+def test_pickle_without_version_warns():
+    with pytest.warns(InconsistentSkdropVersionWarning, match="unknown"):
+        _unpickle_with_state(
+            DropoutMLPClassifier, lambda state: state.pop("_skdrop_version")
+        )
+
+
+def test_edited_pickle_bytes_warn():
+    """The version stored in the pickle's bytes is the one checked."""
+    data = pickle.dumps(_fitted_small(DropoutMLPRegressor))
+    version = __version__.encode()
+    assert data.count(version) == 1
+    edited = data.replace(version, b"9.9.9")
+    with pytest.warns(InconsistentSkdropVersionWarning, match="9.9.9"):
+        pickle.loads(edited)
+
+
+# -- generated corruptions of a saved state ------------------------------------
+CASES = {"count": 0}
+
+PROPERTY_SETTINGS = settings(
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _report_case_count(request):
+    yield
+    message = f"test_persistence: {CASES['count']} generated hypothesis cases"
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if capture is None:
+        print(message)
+        return
+    with capture.global_and_fixture_disabled():
+        print(f"\n{message}")
+
+
+X_LOAD = np.random.default_rng(4).normal(size=(24, 3))
+MODELS = {
+    "multiclass adam": (DropoutMLPClassifier, np.arange(24) % 3, {}),
+    "binary sgd": (
+        DropoutMLPClassifier,
+        (X_LOAD[:, 0] > 0).astype(int),
+        {"solver": "sgd"},
+    ),
+    "multilabel": (DropoutMLPClassifier, (X_LOAD > 0).astype(int), {}),
+    "regressor early stopping": (
+        DropoutMLPRegressor,
+        X_LOAD[:, 0],
+        {"early_stopping": True},
+    ),
+    "poisson sgd": (
+        DropoutMLPRegressor,
+        np.abs(X_LOAD[:, :2]),
+        {"loss": "poisson", "solver": "sgd"},
+    ),
+    "lbfgs": (
+        DropoutMLPRegressor,
+        X_LOAD[:, 0],
+        {"solver": "lbfgs", "dropout_rate": 0.0},
+    ),
+}
+_SAVED = {}
+
+
+def _saved_state(name):
+    if name not in _SAVED:
+        cls, y, params = MODELS[name]
+        model = cls(hidden_layer_sizes=(4, 3), max_iter=2, random_state=0, **params)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.fit(X_LOAD, y)
+        _SAVED[name] = (cls, y, model.__getstate__())
+    cls, y, state = _SAVED[name]
+    return cls, y, copy.deepcopy(state)
+
+
+DELETE = object()
+
+
+def _corrupt(value, how, rng):
+    """``value`` spoilt in the way ``how`` names (or DELETE)."""
+    if how == "delete":
+        return DELETE
+    if how == "none":
+        return None
+    if how == "string":
+        return "garbage"
+    if how == "negative":
+        return -3
+    if how == "nan":
+        return np.nan
+    if how == "empty list":
+        return []
+    if isinstance(value, list) and value:
+        index = int(rng.integers(len(value)))
+        spoilt = list(value)
+        if how == "truncate":
+            return spoilt[:-1]
+        spoilt[index] = _corrupt(spoilt[index], "reshape", rng)
+        return spoilt
+    if isinstance(value, np.ndarray):
+        if how == "truncate":
+            return value.ravel()[:-1]
+        if how == "reshape":
+            return np.zeros((value.size + 1, *value.shape[1:]), dtype=value.dtype)
+        if how == "integers":
+            return value.astype(np.int64)
+        bad = value.astype(np.float64).copy()
+        bad.flat[int(rng.integers(max(bad.size, 1)))] = np.inf
+        return bad
+    if isinstance(value, dict):
+        spoilt = dict(value)
+        if not spoilt:
+            return "garbage"
+        key = sorted(spoilt)[int(rng.integers(len(spoilt)))]
+        spoilt[key] = _corrupt(spoilt[key], how, rng)
+        if spoilt[key] is DELETE:
+            del spoilt[key]
+        return spoilt
+    if isinstance(value, bool):
+        return "yes"
+    if isinstance(value, int | float | np.number):
+        return value * 1e308 * 10 if how == "reshape" else -value - 1
+    return 12345
+
+
+HOW = ["delete", "none", "string", "negative", "nan", "empty list", "truncate",
+       "reshape", "integers", "infinite"]  # fmt: skip
+
+
+def _uses(cls, model, X, y):
+    """Every use a loaded model can be put to: predictions, then more training."""
+    if cls is DropoutMLPRegressor:
+        outputs = [model.predict(X), *model.predict(X, return_std=True)]
+    else:
+        outputs = [model.predict_proba(X)]
+    outputs.append(model.predict_samples(X, n_samples=2, random_state=0))
+    for output in outputs:
+        assert np.isfinite(output).all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if hasattr(model, "partial_fit") and not model.early_stopping:
+            model.partial_fit(X, y)
+        model.set_params(warm_start=True).fit(X, y)
+
+
+@settings(PROPERTY_SETTINGS, max_examples=150)
+@given(
+    name=st.sampled_from(sorted(MODELS)),
+    index=st.integers(0, 10**6),
+    how=st.sampled_from(HOW),
+    seed=st.integers(0, 2**16),
+)
+def test_corrupted_state_fails_naming_the_attribute_or_works(name, index, how, seed):
+    """Load a state with one attribute spoilt, then use the model every way.
+
+    Either loading or a use raises ValueError/TypeError naming the attribute
+    (for the optimiser, its saved attribute), or everything succeeds with
+    finite outputs: never an internal error, never NaN.
+    """
+    CASES["count"] += 1
+    cls, y, state = _saved_state(name)
+    keys = sorted(k for k in state if k != "_skdrop_version")
+    key = keys[index % len(keys)]
+    rng = np.random.default_rng(seed)
+    spoilt = _corrupt(state[key], how, rng)
+    if spoilt is DELETE:
+        del state[key]
+    else:
+        state[key] = spoilt
+    # The optimiser's errors name its saved attribute rather than _optimizer.
+    names = ("optimizer",) if key == "_optimizer" else (key, key.strip("_"))
+    model = cls.__new__(cls)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.__setstate__(state)
+        _uses(cls, model, X_LOAD, y)
+    except (ValueError, TypeError) as exc:
+        event(f"refused {key}")
+        assert any(n in str(exc) for n in names), (key, how, str(exc))
+        return
+    event("worked")
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        (
+            "noise_variance_",
+            np.array([-1.0]),
+            "noise_variance_ must be finite and >= 0",
+        ),
+        ("_rng_state", {"state": "garbage"}, "_rng_state is not a PCG64"),
+        ("n_features_in_", 7, "n_features_in_ is 7, but coefs_"),
+        ("coefs_", [], "coefs_ must be a non-empty list"),
+        ("activation", "swish", "activation 'swish' is not a known name"),
+        ("best_loss_", "low", "best_loss_ must be a number or None"),
+        ("loss_curve_", [1.0, None], "loss_curve_ must be a list of numbers"),
+        ("_no_improvement_count", -1, "_no_improvement_count must be an int"),
+    ],
+)
+def test_issue_examples_of_loaded_state_are_named(key, value, message):
+    cls, _, state = _saved_state("regressor early stopping")
+    state[key] = value
+    with pytest.raises(ValueError, match=message):
+        cls.__new__(cls).__setstate__(state)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda o: o.update(kind="rmsprop"), "Unknown optimizer kind 'rmsprop'"),
+        (
+            lambda o: o["attributes"].update(first_moment=np.zeros(3)),
+            r"'first_moment' has shape \(3,\)",
+        ),
+        (lambda o: o["attributes"].update(t=np.nan), "'t' must be finite"),
+        (lambda o: o.pop("attributes"), "must be a dict with the keys"),
+    ],
+)
+def test_issue_examples_of_optimizer_state_are_named(edit, message):
+    cls, _, state = _saved_state("multiclass adam")
+    edit(state["_optimizer"])
+    with pytest.raises(ValueError, match=message):
+        cls.__new__(cls).__setstate__(state)
+
+
+@pytest.mark.parametrize(
+    "missing", ["alpha", "classes_", "_label_binarizer", "n_iter_"]
+)
+def test_missing_attribute_is_named(missing):
+    cls, _, state = _saved_state("multiclass adam")
+    del state[missing]
+    with pytest.raises(ValueError, match=f"{missing} is missing"):
+        cls.__new__(cls).__setstate__(state)
+
+
+def test_copy_without_noise_variance_says_so():
+    cls, _, state = _saved_state("regressor early stopping")
+    del state["noise_variance_"]
+    model = cls.__new__(cls)
+    model.__setstate__(state)
+    model.predict(X_LOAD)  # the whole network needs no noise variance
+    with pytest.raises(ValueError, match="no noise_variance_"):
+        model.predict(X_LOAD, return_std=True)
