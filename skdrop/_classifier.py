@@ -111,7 +111,8 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
         DROPOUT_TYPE_LIST
     max_norm : float or None, default=None
         If set, after every update each hidden unit's incoming weight vector
-        is rescaled to an L2 norm of at most ``max_norm``.
+        is rescaled to an L2 norm of at most ``max_norm``. Only with
+        ``'sgd'`` and ``'adam'``: L-BFGS takes no such steps.
     dropout_group_size : int, 'batch' or None, default=None
         How the rows of a training mini-batch share dropout masks. ``None``
         draws a mask for every row (standard dropout). An int makes

@@ -113,7 +113,8 @@ class DropoutMLPRegressor(RegressorMixin, BaseDropoutMLP):
 
         DROPOUT_TYPE_LIST
     max_norm : float or None, default=None
-        Upper bound on the L2 norm of each hidden unit's incoming weights.
+        Upper bound on the L2 norm of each hidden unit's incoming weights,
+        kept after every mini-batch step; only with ``'sgd'`` and ``'adam'``.
     dropout_group_size : int, 'batch' or None, default=None
         How the rows of a training mini-batch share dropout masks. ``None``
         draws a mask for every row (standard dropout). An int makes
@@ -339,6 +340,11 @@ class DropoutMLPRegressor(RegressorMixin, BaseDropoutMLP):
 
     def _mean_squared_residual(self, X, y, sample_weight):
         """Per-output (weighted) mean squared residual of the whole network."""
+        if sample_weight is not None:
+            # Relative to the largest, tiny weights neither underflow in
+            # w * r**2 nor overflow 1 / sum(w).
+            sample_weight = np.asarray(sample_weight, dtype=np.float64)
+            sample_weight = sample_weight / sample_weight.max()
         residuals = y.reshape(len(y), -1) - self._forward(X)
         return np.average(residuals**2, axis=0, weights=sample_weight)
 

@@ -383,7 +383,7 @@ def _call(method, *args, expected, **kwargs):
 
 
 # -- properties --------------------------------------------------------------
-@settings(PROPERTY_SETTINGS, max_examples=120)
+@settings(PROPERTY_SETTINGS, max_examples=90)
 @given(problem=problems(), params=tiny_params())
 def test_fit_succeeds_or_names_the_problem(problem, params):
     """fit: valid data gives a working model; each fault gives its own error."""
@@ -410,7 +410,7 @@ def test_fit_succeeds_or_names_the_problem(problem, params):
             assert re.search(NUMERICAL_FAILURE, str(exc)), exc
 
 
-@settings(PROPERTY_SETTINGS, max_examples=60)
+@settings(PROPERTY_SETTINGS, max_examples=45)
 @given(problem=problems(), params=tiny_params(), warm_start=st.booleans())
 def test_failed_call_keeps_the_fitted_state(problem, params, warm_start):
     """A fitted estimator that is given bad data stays exactly as it was."""
@@ -443,7 +443,7 @@ def test_failed_call_keeps_the_fitted_state(problem, params, warm_start):
             np.testing.assert_array_equal(estimator.predict(X_good), predictions)
 
 
-@settings(PROPERTY_SETTINGS, max_examples=60)
+@settings(PROPERTY_SETTINGS, max_examples=45)
 @given(
     problem=problems(),
     params=tiny_params(),
@@ -497,7 +497,7 @@ def test_predict_succeeds_or_names_the_problem(problem, params, n_rows, predict_
         assert _fitted_state(estimator) == state
 
 
-@settings(PROPERTY_SETTINGS, max_examples=40)
+@settings(PROPERTY_SETTINGS, max_examples=30)
 @given(
     params=tiny_params(),
     n_declared=st.integers(1, 3),
@@ -742,7 +742,7 @@ def test_python_ints_beyond_float64_are_named(exponent, row, column, in_y):
 LABELS = st.one_of(st.integers(-3, 3), st.text(min_size=1, max_size=2), st.none())
 
 
-@settings(PROPERTY_SETTINGS, max_examples=40)
+@settings(PROPERTY_SETTINGS, max_examples=30)
 @given(labels=st.lists(LABELS, min_size=10, max_size=10))
 def test_unsortable_labels_are_named(labels):
     """None, or strings mixed with numbers: a clear error, never '<' failing."""

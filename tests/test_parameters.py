@@ -257,3 +257,30 @@ def test_memory_unknown_skips_the_size_check():
     X, _, y = _data()
     with mock.patch("skdrop._parameters._physical_memory", return_value=None):
         DropoutMLPRegressor(hidden_layer_sizes=(50,), max_iter=1).fit(X, y)
+
+
+# -- the examples ----------------------------------------------------
+@pytest.mark.parametrize("value", [2.0, -0.5, np.nan, "0.3", 1.0])
+@pytest.mark.parametrize("method", ["predict_samples", "predict_std"])
+def test_input_dropout_rate_set_after_fit_is_revalidated(value, method):
+    estimator = _fitted(DropoutMLPRegressor).set_params(input_dropout_rate=value)
+    with pytest.raises(InvalidParameterError, match="'input_dropout_rate' parameter"):
+        _call(estimator, method, _data()[0][:3])
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"dropout_rate": 0.999995},
+        {"dropout_rate": 1 - 1e-7},
+        {"dropout_rate": 1 - 1e-7, "dropout_type": "alpha", "activation": "selu"},
+        {"input_dropout_rate": 1 - 1e-7},
+    ],
+)
+def test_rates_just_below_one_train_and_predict(params):
+    X, _, y = _data()
+    estimator = DropoutMLPRegressor(hidden_layer_sizes=(3,), max_iter=2, **params)
+    with pytest.warns(Warning):  # max_iter reached
+        estimator.fit(X, y)
+    mean, std = estimator.predict(X[:3], return_std=True)
+    assert np.isfinite(mean).all() and np.isfinite(std).all()

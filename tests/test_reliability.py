@@ -838,3 +838,38 @@ def test_float32_data_too_large_is_named(exponent, solver):
         assert not hasattr(reg, "coefs_")
         return
     assert reg._optimizer.non_finite_state() is None
+
+
+def test_warm_start_after_a_loss_change_names_the_loss():
+    X, _, y = _data()
+    reg = _quietly(
+        DropoutMLPRegressor(hidden_layer_sizes=(3,), max_iter=2, warm_start=True).fit,
+        X,
+        np.abs(y),
+    )
+    reg.set_params(loss="poisson")
+    with pytest.raises(
+        ValueError, match=r"loss='poisson' needs 'exp'.*warm_start=False"
+    ):
+        reg.fit(X, np.abs(y))
+    assert reg.out_activation_ == "identity"
+    _quietly(reg.set_params(warm_start=False).fit, X, np.abs(y))
+    assert reg.out_activation_ == "exp"
+
+
+def test_sparse_targets_for_the_regressor_are_refused():
+    X, _, y = _data()
+    with pytest.raises(TypeError, match="Sparse data was passed for y"):
+        DropoutMLPRegressor(max_iter=1).fit(X, sp.csr_matrix(y.reshape(-1, 1)))
+
+
+def test_noise_variance_with_tiny_sample_weights():
+    X, _, y = _data()
+    reg = DropoutMLPRegressor(
+        hidden_layer_sizes=(3,), alpha=0.0, max_iter=3, random_state=0
+    )
+    weighted = _quietly(reg.fit, X, y / 1e3, sample_weight=np.full(len(X), 1e-320))
+    variance = weighted.noise_variance_.copy()
+    plain = _quietly(reg.fit, X, y / 1e3)
+    np.testing.assert_allclose(variance, plain.noise_variance_, rtol=1e-6)
+    assert (variance > 0).all()
