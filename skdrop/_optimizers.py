@@ -179,6 +179,15 @@ class Optimizer:
         """``(stop, message)`` for a stalled run; by default it stops."""
         return True, " Stopping."
 
+    def match_dtype(self, dtype):
+        """Cast the state arrays to ``dtype`` (the network's), if they differ.
+
+        ``partial_fit`` on float32 data after float64 data trains a float32
+        network; the moments carry on in its dtype.
+        """
+        for name in self.state_arrays:
+            setattr(self, name, getattr(self, name).astype(dtype, copy=False))
+
     def non_finite_state(self):
         """Name of the first state array holding infinity or NaN, or ``None``.
 

@@ -108,6 +108,7 @@ class StochasticFitMixin:
             # partial_fit after set_params(solver=...) starts the new
             # optimiser's state afresh rather than step with the old one.
             self._optimizer = self._new_optimizer(network)
+        self._optimizer.match_dtype(network.dtype)
         self._match_records_to_settings()
         optimizer = self._optimizer
         # As in scikit-learn, n_iter_ counts the epochs of this call only;

@@ -706,3 +706,19 @@ def test_copy_without_noise_variance_says_so():
     model.predict(X_LOAD)  # the whole network needs no noise variance
     with pytest.raises(ValueError, match="no noise_variance_"):
         model.predict(X_LOAD, return_std=True)
+
+
+@settings(PROPERTY_SETTINGS, max_examples=20)
+@given(
+    dtypes=st.lists(st.sampled_from([np.float32, np.float64]), min_size=2, max_size=4),
+    solver=st.sampled_from(["sgd", "adam"]),
+)
+def test_partial_fits_in_changing_dtypes_save_and_load(dtypes, solver):
+    """The optimiser's state follows the network's dtype, so the file loads."""
+    CASES["count"] += 1
+    model = DropoutMLPRegressor(hidden_layer_sizes=(3,), solver=solver, random_state=0)
+    for dtype in dtypes:
+        model.partial_fit(X_LOAD.astype(dtype), X_LOAD[:, 0])
+        loaded = pickle.loads(pickle.dumps(model))
+        np.testing.assert_array_equal(loaded.predict(X_LOAD), model.predict(X_LOAD))
+        assert model.coefs_[0].dtype == dtype
