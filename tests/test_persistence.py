@@ -11,6 +11,7 @@ the attribute, at loading or at the first use, never with garbage.
 
 import copy
 import io
+import json
 import pickle
 import warnings
 import zipfile
@@ -722,3 +723,58 @@ def test_partial_fits_in_changing_dtypes_save_and_load(dtypes, solver):
         loaded = pickle.loads(pickle.dumps(model))
         np.testing.assert_array_equal(loaded.predict(X_LOAD), model.predict(X_LOAD))
         assert model.coefs_[0].dtype == dtype
+
+
+def _tampered_skops(data, key, how):
+    """A skops file whose schema has the estimator's ``key`` deleted or replaced."""
+    source = zipfile.ZipFile(io.BytesIO(data))
+    schema = json.loads(source.read("schema.json"))
+    content = schema["content"]["content"]
+    if how == "delete":
+        del content[key]
+    else:
+        content[key] = {
+            "__class__": "str",
+            "__module__": "builtins",
+            "__loader__": "JsonNode",
+            "content": json.dumps(how),
+            "is_json": True,
+            "__id__": 1,
+        }
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as target:
+        for item in source.infolist():
+            payload = source.read(item.filename)
+            if item.filename == "schema.json":
+                payload = json.dumps(schema).encode()
+            target.writestr(item, payload)
+    return buffer.getvalue()
+
+
+@needs_skops
+@settings(PROPERTY_SETTINGS, max_examples=20)
+@given(
+    name=st.sampled_from(sorted(MODELS)),
+    index=st.integers(0, 10**6),
+    how=st.sampled_from(["delete", "garbage", "relu"]),
+)
+def test_tampered_skops_file_fails_naming_the_attribute_or_works(name, index, how):
+    """The same property through skops: a file edited by hand."""
+    CASES["count"] += 1
+    cls, y, state = _saved_state(name)
+    model = cls.__new__(cls)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.__setstate__(state)
+    data = sio.dumps(model)
+    keys = sorted(json.loads(zipfile.ZipFile(io.BytesIO(data)).read("schema.json"))[
+        "content"]["content"])  # fmt: skip
+    key = keys[index % len(keys)]
+    names = ("optimizer",) if key == "_optimizer" else (key, key.strip("_"))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            loaded = sio.loads(_tampered_skops(data, key, how), trusted=[cls])
+        _uses(cls, loaded, X_LOAD, y)
+    except (ValueError, TypeError) as exc:
+        assert any(n in str(exc) for n in names), (key, how, str(exc))
