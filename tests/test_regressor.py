@@ -105,7 +105,7 @@ def test_estimate_noise_variance_is_held_out_not_training_residuals():
     # below the true noise variance 0.25, the held-out estimate does not.
     X, y = _overfitting_problem()
     reg = DropoutMLPRegressor(
-        hidden_layer_sizes=(256, 256),
+        hidden_layer_sizes=(64, 64),
         dropout_rate=0.0,
         learning_rate_init=0.01,
         max_iter=300,
