@@ -383,7 +383,7 @@ def _call(method, *args, expected, **kwargs):
 
 
 # -- properties --------------------------------------------------------------
-@settings(PROPERTY_SETTINGS, max_examples=90)
+@settings(PROPERTY_SETTINGS, max_examples=70)
 @given(problem=problems(), params=tiny_params())
 def test_fit_succeeds_or_names_the_problem(problem, params):
     """fit: valid data gives a working model; each fault gives its own error."""
@@ -640,7 +640,7 @@ JUNK = st.one_of(
 SLOW_WHEN_VALID = {"max_iter", "max_fun", "hidden_layer_sizes", "n_iter_no_change"}
 
 
-@settings(PROPERTY_SETTINGS, max_examples=100)
+@settings(PROPERTY_SETTINGS, max_examples=70)
 @given(
     name=st.sampled_from(sorted(DropoutMLPRegressor._parameter_constraints)),
     value=JUNK,
