@@ -43,6 +43,9 @@ DEFAULT_MC_SAMPLES = 30
 # fit: standardised data are within a few units, and products of such values
 # with the initial weights overflow float32 from about 1e19 on.
 LARGE_INPUT = 1e6
+# Above this alpha, the penalty is named as the likelier cause: its gradient
+# step is about learning_rate * alpha / batch weight times the weights.
+LARGE_ALPHA = 1e3
 
 
 def normalized_sample_weight(sample_weight, X):
@@ -404,9 +407,14 @@ class BaseDropoutMLP(
             )
 
     def _divergence_hint(self, X, y):
-        """The likelier cause of a diverged fit: data far from unit scale, or
-        the learning rate."""
+        """The likelier cause of a diverged fit: data far from unit scale, a
+        huge penalty, or the learning rate."""
         largest = max(_largest_magnitude(X), _largest_magnitude(y))
+        if self.alpha > LARGE_ALPHA:
+            return (
+                f"The L2 penalty alpha={self.alpha} is so strong that its "
+                "steps overshoot: use a smaller alpha."
+            )
         if largest > LARGE_INPUT:
             return (
                 f"The data have values as large as {largest:.3g} (in "

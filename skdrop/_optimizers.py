@@ -109,6 +109,14 @@ class Optimizer:
     name = None
     state_arrays = ()
     estimator_parameters = {"learning_rate_init": "learning_rate_init"}
+    # Ranges of the scalars of a saved state: name -> (low, high, closed),
+    # closed as in scikit-learn's Interval ('left', 'right', 'both', 'neither').
+    scalar_ranges = {
+        "learning_rate_init": (0.0, math.inf, "neither"),
+        "learning_rate": (0.0, math.inf, "left"),
+    }
+    # Allowed values of the strings of a saved state.
+    string_options = {}
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -255,11 +263,39 @@ class Optimizer:
                     f"The {cls.name!r} optimizer state's {name!r} must be "
                     f"finite, got {value!r}."
                 )
+            else:
+                _check_scalar(cls, name, value)
         # Bypass __init__: moments and step counters are restored as they
         # were, rather than freshly initialised.
         optimizer = cls.__new__(cls)
         vars(optimizer).update(attributes)
         return optimizer
+
+
+def _check_scalar(cls, name, value):
+    """Refuse a saved scalar outside its range, or a string not among its options."""
+    if name in cls.string_options and value not in cls.string_options[name]:
+        raise ValueError(
+            f"The {cls.name!r} optimizer state's {name!r} must be one of "
+            f"{sorted(cls.string_options[name])}, got {value!r:.50}."
+        )
+    if name not in cls.scalar_ranges:
+        return
+    if isinstance(value, str):
+        raise ValueError(
+            f"The {cls.name!r} optimizer state's {name!r} must be a number, "
+            f"got {value!r:.50}."
+        )
+    low, high, closed = cls.scalar_ranges[name]
+    above = value >= low if closed in ("left", "both") else value > low
+    below = value <= high if closed in ("right", "both") else value < high
+    if not (above and below):
+        left = "[" if closed in ("left", "both") else "("
+        right = "]" if closed in ("right", "both") else ")"
+        raise ValueError(
+            f"The {cls.name!r} optimizer state's {name!r} must be in "
+            f"{left}{low}, {high}{right}, got {value!r}."
+        )
 
 
 def _checked_array(kind, name, value, n_params, dtype):
@@ -300,6 +336,12 @@ class SGD(Optimizer):
 
     name = "sgd"
     state_arrays = ("velocity",)
+    scalar_ranges = {
+        **Optimizer.scalar_ranges,
+        "momentum": (0.0, 1.0, "both"),
+        "power_t": (0.0, math.inf, "left"),
+    }
+    string_options = {"lr_schedule": {"constant", "invscaling", "adaptive"}}
     estimator_parameters = {
         "learning_rate_init": "learning_rate_init",
         "learning_rate": "lr_schedule",
@@ -402,6 +444,15 @@ class Adam(Optimizer):
 
     name = "adam"
     state_arrays = ("first_moment", "second_moment")
+    scalar_ranges = {
+        **Optimizer.scalar_ranges,
+        "beta_1": (0.0, 1.0, "left"),
+        "beta_2": (0.0, 1.0, "left"),
+        "epsilon": (0.0, math.inf, "neither"),
+        "t": (0.0, math.inf, "left"),
+        "first_moment_scale": (0.0, 1.0, "right"),
+        "second_moment_scale": (0.0, 1.0, "right"),
+    }
     estimator_parameters = {
         "learning_rate_init": "learning_rate_init",
         "beta_1": "beta_1",

@@ -125,12 +125,12 @@ def _fail(attribute, problem):
 def check_fitted_state(state, kind=None):
     """Check the structure of a fitted estimator's ``__dict__``.
 
-    Does nothing for an unfitted estimator (no ``coefs_``). ``kind`` is
+    Does nothing for an unfitted estimator (none of ``FITTED_ATTRIBUTES``). ``kind`` is
     ``'classifier'``, ``'regressor'`` or ``None`` (only the checks common to
     both). Raises ``ValueError`` naming the first attribute found missing or
     inconsistent.
     """
-    if "coefs_" not in state:
+    if not any(name in state for name in FITTED_ATTRIBUTES):
         return
     for name in FITTED_ATTRIBUTES + FITTED_ATTRIBUTES_OF_KIND.get(kind, ()):
         if name not in state:
@@ -217,7 +217,9 @@ def _check_output_activation(state, kind):
             f"{activation!r} is not the output activation of a {kind}; expected "
             f"one of {sorted(OUTPUT_ACTIVATIONS_OF_KIND[kind])}",
         )
-    if kind == "regressor" and state.get("loss") in OUTPUT_ACTIVATION_OF_LOSS:
+    if kind == "regressor" and _is_name_in(
+        state.get("loss"), OUTPUT_ACTIVATION_OF_LOSS
+    ):
         expected = OUTPUT_ACTIVATION_OF_LOSS[state["loss"]]
         if activation != expected:
             _fail(
@@ -307,6 +309,16 @@ def _check_records(state):
     for name, (check, expected) in RECORDS.items():
         if name in state and not check(state[name]):
             _fail(name, f"must be {expected}, got {state[name]!r:.50}")
+    if present:
+        # Early stopping tracks the best score, otherwise the best loss.
+        tracked = (
+            "best_validation_score_"
+            if state["validation_scores_"] is not None
+            else "best_loss_"
+        )
+        if state[tracked] is None:
+            scores = "a list" if tracked == "best_validation_score_" else "None"
+            _fail(tracked, f"is None, though validation_scores_ is {scores}")
 
 
 def _check_noise_variance(noise_variance, n_outputs):
@@ -325,5 +337,5 @@ def _check_generator_state(rng_state):
         return
     try:
         np.random.PCG64().state = rng_state
-    except (TypeError, ValueError, KeyError) as exc:
+    except (TypeError, ValueError, KeyError, OverflowError) as exc:
         _fail("_rng_state", f"is not a PCG64 generator state ({exc})")
