@@ -189,8 +189,10 @@ class DropoutMLPRegressor(RegressorMixin, BaseDropoutMLP):
       counts the epochs completed in that call (``t_`` the samples of those
       epochs). With ``'lbfgs'`` the interrupt propagates and the estimator is
       restored to its state before the call.
-    * If the loss or the weights become infinite or NaN, training stops with
-      a ``ValueError`` naming ``learning_rate_init``, and the estimator is
+    * If the loss, the weights or the optimizer's state become infinite or
+      NaN, training stops with a ``ValueError`` naming the likelier cause
+      (``learning_rate_init``; data with values above 1e6, which need
+      scaling; or an ``alpha`` above 1e3), and the estimator is
       restored to its state before the call: unfitted after a first ``fit``,
       the previous weights and optimizer state after ``warm_start`` or
       ``partial_fit``. The same holds for any other exception raised during
@@ -201,6 +203,13 @@ class DropoutMLPRegressor(RegressorMixin, BaseDropoutMLP):
       zero are skipped.
     * A pickle records the skdrop version; unpickling with another version
       warns with ``InconsistentVersionWarning``, as scikit-learn does.
+    * A loaded model (pickle, joblib, skops) is checked before use: a
+      missing attribute, inconsistent shapes, unknown names or an invalid
+      optimizer state raise ``ValueError`` naming the attribute.
+    * Warm starts and ``partial_fit`` follow changes of ``early_stopping``
+      and ``solver`` made with ``set_params`` between calls; a changed loss
+      (or a multilabel target after a single-label one) is refused with an
+      error that says to refit with ``warm_start=False``.
 
     Examples
     --------
