@@ -41,6 +41,9 @@ BLAS_VARIABLES = (
     "VECLIB_MAXIMUM_THREADS",
 )
 MODES = ("default", "pinned", "busy")
+# skdrop with its default per-row masks, and with masks shared by groups of
+# 128 rows (dropout_group_size=128), which skips the dropped units' products.
+MODELS = ("sklearn", "skdrop", "skdrop-grouped")
 
 # Each workload prints the seconds of one fit of the model named in argv[1].
 WORKLOADS = {
@@ -70,6 +73,8 @@ if sys.argv[1] == "sklearn":
     from sklearn.neural_network import MLPClassifier as Model
 else:
     from skdrop import DropoutMLPClassifier as Model
+if sys.argv[1] == "skdrop-grouped":
+    params["dropout_group_size"] = 128
 start = time.perf_counter()
 Model(**params).fit(X, y)
 print(time.perf_counter() - start)
@@ -148,7 +153,7 @@ def measure_fits(repeats, progress):
         for mode in MODES:
             with busy_core(mode):
                 for _ in range(repeats):
-                    for model in ("sklearn", "skdrop"):
+                    for model in MODELS:
                         seconds = time_fit(setup, model, mode)
                         times.setdefault((workload, mode), {}).setdefault(
                             model, []
@@ -176,29 +181,36 @@ def render(fit_times, compare_times, compare_args, libraries, repeats):
         "Medians (min-max) of "
         f"{repeats} fits per cell, each in a fresh process; seconds of fit alone.",
         "",
-        "| workload | mode | scikit-learn s | skdrop s | skdrop / scikit-learn |",
-        "|---|---|---|---|---|",
+        "skdrop trains with dropout_rate=0.5 (its default), scikit-learn without "
+        "dropout; 'grouped' is skdrop with dropout_group_size=128.",
+        "",
+        "| workload | mode | scikit-learn s | skdrop s | skdrop / scikit-learn "
+        "| grouped s | grouped / scikit-learn |",
+        "|---|---|---|---|---|---|---|",
     ]
     for (workload, mode), by_model in fit_times.items():
-        ratio = statistics.median(by_model["skdrop"]) / statistics.median(
-            by_model["sklearn"]
-        )
+        sklearn = statistics.median(by_model["sklearn"])
+        cells = [
+            f"{fmt(by_model[m])} | {statistics.median(by_model[m]) / sklearn:.2f}x"
+            for m in MODELS[1:]
+        ]
         lines.append(
             f"| {workload} | {mode} | {fmt(by_model['sklearn'])} | "
-            f"{fmt(by_model['skdrop'])} | {ratio:.2f}x |"
+            + " | ".join(cells)
+            + " |"
         )
     lines.append("")
     lines.append("Slow-down from one busy process (busy / default, medians):")
     lines.append("")
-    lines.append("| workload | scikit-learn | skdrop |")
-    lines.append("|---|---|---|")
+    lines.append("| workload | scikit-learn | skdrop | grouped |")
+    lines.append("|---|---|---|---|")
     for workload in WORKLOADS:
         cells = []
-        for model in ("sklearn", "skdrop"):
+        for model in MODELS:
             busy = statistics.median(fit_times[(workload, "busy")][model])
             default = statistics.median(fit_times[(workload, "default")][model])
             cells.append(f"{busy / default:.2f}x")
-        lines.append(f"| {workload} | {cells[0]} | {cells[1]} |")
+        lines.append(f"| {workload} | " + " | ".join(cells) + " |")
     if compare_times:
         default = statistics.median(compare_times["default"])
         pinned = statistics.median(compare_times["pinned"])
