@@ -22,10 +22,10 @@ from ._base import (
     MatrixLike,
     RandomStateLike,
     stochastic_solver,
-    validate_numeric_data,
 )
 from ._montecarlo import check_finite_output
 from ._noise import document_dropout_types
+from ._validation import validate_numeric_data
 
 
 class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):

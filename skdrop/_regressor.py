@@ -22,11 +22,11 @@ from ._base import (
     MatrixLike,
     RandomStateLike,
     stochastic_solver,
-    validate_numeric_data,
 )
 from ._montecarlo import predictive_mean_std
 from ._noise import document_dropout_types
 from ._training import NonFiniteTrainingError
+from ._validation import validate_numeric_data
 
 # The fewest held-out rows worth measuring the noise on.
 MIN_NOISE_HOLDOUT_ROWS = 5

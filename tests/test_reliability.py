@@ -13,7 +13,6 @@
 
 import copy
 import pickle
-import threading
 import tracemalloc
 import warnings
 
@@ -377,14 +376,6 @@ def test_keyboard_interrupt_in_partial_fit(monkeypatch):
     assert clf.predict(X).shape == (40,)
 
 
-def test_notes_document_interruption_and_divergence():
-    for cls in (DropoutMLPClassifier, DropoutMLPRegressor):
-        doc = " ".join(cls.__doc__.split())
-        assert "KeyboardInterrupt" in doc, cls
-        assert "n_iter_" in doc and "restored" in doc, cls
-        assert "learning_rate_init" in doc, cls
-
-
 # -- bounded resources -------------------------------------------------------
 N_BIG = 2_000_000
 # Scratch space beyond the returned array: the prediction chunk's buffers
@@ -469,19 +460,6 @@ def test_max_iter_bounds_training(solver):
     assert reg.n_iter_ <= 7
     if solver != "lbfgs":
         assert reg.n_iter_ == 7
-
-
-def test_no_threads_left_behind():
-    X, y, _ = _data()
-    before = threading.active_count()
-    clf = DropoutMLPClassifier(hidden_layer_sizes=(3,), max_iter=3, random_state=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        clf.fit(X, y)
-        clf.fit(sp.csr_matrix(X), y)
-        clf.predict_proba(X)
-        clf.predict_samples(X, n_samples=3)
-    assert threading.active_count() == before
 
 
 def test_keyboard_interrupt_in_lbfgs_restores_previous_state(monkeypatch):

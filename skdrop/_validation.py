@@ -1,0 +1,94 @@
+"""Data validation of the estimators beyond scikit-learn's ``validate_data``.
+
+Dates and durations in ``X``, numbers too large for float64, and sample
+weights so small that ``1 / sum`` overflows are refused or made safe here,
+before any data reach the NumPy core.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.utils.validation import _check_sample_weight, validate_data
+
+
+def normalized_sample_weight(sample_weight, X):
+    """Validated sample weights divided by their largest, in X's dtype.
+
+    The losses are weighted means, which a common factor does not change;
+    dividing by the largest weight keeps tiny weights (``1e-320``) from
+    overflowing ``1 / sum`` or rounding to 0 in float32. Returns the weights
+    (or ``None``) and the factor they were divided by.
+    """
+    if sample_weight is None:
+        return None, 1.0
+    sample_weight = _check_sample_weight(
+        sample_weight, X, dtype=np.float64, ensure_non_negative=True
+    )
+    scale = float(sample_weight.max())
+    return (sample_weight / scale).astype(X.dtype, copy=False), scale
+
+
+def penalty_on_normalized_weights(alpha, weight_scale):
+    """``alpha`` such that ``alpha / sum(w / scale)`` is ``alpha / sum(w)``."""
+    if not alpha:
+        return 0.0
+    adjusted = alpha / weight_scale
+    if not np.isfinite(adjusted):
+        raise ValueError(
+            f"The L2 penalty alpha / sum(sample_weight) overflows: alpha={alpha} "
+            f"with sample weights of at most {weight_scale:.3g}. Scale the "
+            "sample weights up (the fit does not depend on their scale "
+            "otherwise) or set alpha=0."
+        )
+    return adjusted
+
+
+def validate_numeric_data(estimator, X="no_validation", y="no_validation", **kwargs):
+    """scikit-learn's ``validate_data``, refusing what it would let through.
+
+    Dates and durations in ``X`` (dtype kinds ``'M'`` and ``'m'``) convert to
+    numbers silently and make no sense as features; Python integers beyond
+    the float64 range raise a bare ``OverflowError`` in the conversion.
+    """
+    if _dtype_kinds(X) & {"M", "m"}:
+        raise ValueError(
+            "Input X holds dates or time durations (datetime64 or "
+            "timedelta64), which are not numbers a network can use. Convert "
+            "them to numbers first (e.g. seconds since a reference time) and "
+            "scale them."
+        )
+    try:
+        return validate_data(estimator, X, y, **kwargs)
+    except OverflowError as exc:
+        name = "X" if _overflows_float64(X) else "y"
+        raise ValueError(
+            f"Input {name} holds a number too large for float64 ({exc}). "
+            "Rescale it (every value must be below 1.8e308 in magnitude)."
+        ) from None
+
+
+def _dtype_kinds(data):
+    """The dtype kinds of an array's or a DataFrame's columns (no conversion)."""
+    dtypes = getattr(data, "dtypes", None)
+    if dtypes is not None and not isinstance(dtypes, np.dtype):
+        return {getattr(dtype, "kind", "O") for dtype in dtypes}
+    dtype = getattr(data, "dtype", None)
+    return {dtype.kind} if isinstance(dtype, np.dtype) else set()
+
+
+def _overflows_float64(data):
+    try:
+        np.asarray(data, dtype=np.float64)
+    except OverflowError:
+        return True
+    except (TypeError, ValueError):
+        return False
+    return False
+
+
+def largest_magnitude(data):
+    """Largest absolute value of dense or sparse data, ignoring NaN."""
+    values = data.data if sp.issparse(data) else data
+    if values.size == 0:
+        return 0.0
+    with np.errstate(all="ignore"):
+        return float(np.nanmax(np.abs(values)))
