@@ -1175,7 +1175,7 @@ def render_report(env, cfg, fit_records, predict_records, mask_shares, scaling):
     parts += [
         "## 3. Targets",
         "The mask share comes from one extra skdrop sgd fit per dtype run under "
-        "cProfile with a CPU-time clock: the cumulative time of the `Dropout` "
+        "cProfile with a CPU-time clock: the cumulative time of the `Noise` "
         "methods that draw masks and apply them (forward and backward) over "
         "the fit's.",
         markdown_table(
