@@ -44,3 +44,24 @@ def binary():
 @pytest.fixture(scope="session")
 def iris():
     return _read_only(*load_iris(return_X_y=True))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _report_generated_cases(request):
+    """Print how many cases a module's property tests generated.
+
+    A module that counts its hypothesis examples in a ``GENERATED_CASES``
+    dict gets the count printed after its last test, even under capture.
+    """
+    yield
+    cases = getattr(request.module, "GENERATED_CASES", None)
+    if cases is None:
+        return
+    name = request.module.__name__.rpartition(".")[2]
+    message = f"{name}: {cases['count']} generated hypothesis cases"
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if capture is None:
+        print(message)
+        return
+    with capture.global_and_fixture_disabled():
+        print(f"\n{message}")

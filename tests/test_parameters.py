@@ -26,7 +26,7 @@ from skdrop import DropoutMLPClassifier, DropoutMLPRegressor
 from skdrop._activations import HIDDEN_ACTIVATIONS
 from skdrop._noise import NOISE
 
-CASES = {"count": 0}
+GENERATED_CASES = {"count": 0}
 
 PROPERTY_SETTINGS = settings(
     derandomize=True,
@@ -37,18 +37,6 @@ PROPERTY_SETTINGS = settings(
 
 ESTIMATORS = (DropoutMLPClassifier, DropoutMLPRegressor)
 TINY = {"hidden_layer_sizes": (3, 2), "max_iter": 2, "random_state": 0}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _report_case_count(request):
-    yield
-    message = f"test_parameters: {CASES['count']} generated hypothesis cases"
-    capture = request.config.pluginmanager.get_plugin("capturemanager")
-    if capture is None:
-        print(message)
-        return
-    with capture.global_and_fixture_disabled():
-        print(f"\n{message}")
 
 
 def _data():
@@ -142,7 +130,7 @@ def _call(estimator, method, X):
     method=st.sampled_from(sorted(USES)),
 )
 def test_prediction_revalidates_parameters_set_after_fit(change, cls, method):
-    CASES["count"] += 1
+    GENERATED_CASES["count"] += 1
     if method == "predict_std" and cls is DropoutMLPClassifier:
         method = "predict_samples"
     name, value = change
@@ -163,7 +151,7 @@ def test_prediction_revalidates_parameters_set_after_fit(change, cls, method):
 @settings(PROPERTY_SETTINGS, max_examples=30)
 @given(value=st.one_of(ANY_SCALAR, st.lists(st.booleans(), max_size=2)))
 def test_return_std_must_be_a_bool(value):
-    CASES["count"] += 1
+    GENERATED_CASES["count"] += 1
     estimator = _fitted(DropoutMLPRegressor)
     X = _data()[0][:3]
     if isinstance(value, bool):
@@ -188,7 +176,7 @@ def test_return_std_accepts_numpy_bools():
     cls=st.sampled_from(ESTIMATORS),
 )
 def test_nested_dropout_rates_are_refused_by_fit(rates, cls):
-    CASES["count"] += 1
+    GENERATED_CASES["count"] += 1
     X, y_class, y_reg = _data()
     y = y_class if cls is DropoutMLPClassifier else y_reg
     with pytest.raises(InvalidParameterError, match="'dropout_rate' parameter"):
@@ -235,7 +223,7 @@ def _n_params(units):
     cls=st.sampled_from(ESTIMATORS),
 )
 def test_huge_network_is_refused_before_allocating(sizes, solver, cls):
-    CASES["count"] += 1
+    GENERATED_CASES["count"] += 1
     X, y_class, y_reg = _data()
     y = y_class if cls is DropoutMLPClassifier else y_reg
     estimator = cls(hidden_layer_sizes=sizes, solver=solver, dropout_rate=0)

@@ -475,7 +475,7 @@ def test_edited_pickle_bytes_warn():
 
 
 # -- generated corruptions of a saved state ------------------------------------
-CASES = {"count": 0}
+GENERATED_CASES = {"count": 0}
 
 PROPERTY_SETTINGS = settings(
     derandomize=True,
@@ -483,18 +483,6 @@ PROPERTY_SETTINGS = settings(
     database=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _report_case_count(request):
-    yield
-    message = f"test_persistence: {CASES['count']} generated hypothesis cases"
-    capture = request.config.pluginmanager.get_plugin("capturemanager")
-    if capture is None:
-        print(message)
-        return
-    with capture.global_and_fixture_disabled():
-        print(f"\n{message}")
 
 
 X_LOAD = np.random.default_rng(4).normal(size=(24, 3))
@@ -621,7 +609,7 @@ def test_corrupted_state_fails_naming_the_attribute_or_works(name, index, how, s
     (for the optimiser, its saved attribute), or everything succeeds with
     finite outputs: never an internal error, never NaN.
     """
-    CASES["count"] += 1
+    GENERATED_CASES["count"] += 1
     cls, y, state = _saved_state(name)
     keys = sorted(k for k in state if k != "_skdrop_version")
     key = keys[index % len(keys)]
@@ -716,7 +704,7 @@ def test_copy_without_noise_variance_says_so():
 )
 def test_partial_fits_in_changing_dtypes_save_and_load(dtypes, solver):
     """The optimiser's state follows the network's dtype, so the file loads."""
-    CASES["count"] += 1
+    GENERATED_CASES["count"] += 1
     model = DropoutMLPRegressor(hidden_layer_sizes=(3,), solver=solver, random_state=0)
     for dtype in dtypes:
         model.partial_fit(X_LOAD.astype(dtype), X_LOAD[:, 0])
@@ -760,7 +748,7 @@ def _tampered_skops(data, key, how):
 )
 def test_tampered_skops_file_fails_naming_the_attribute_or_works(name, index, how):
     """The same property through skops: a file edited by hand."""
-    CASES["count"] += 1
+    GENERATED_CASES["count"] += 1
     cls, y, state = _saved_state(name)
     model = cls.__new__(cls)
     with warnings.catch_warnings():

@@ -480,7 +480,7 @@ def test_keyboard_interrupt_in_lbfgs_restores_previous_state(monkeypatch):
 # ---------------------------------------------------------------------------
 # Generated cases. Hypothesis runs derandomized with small budgets; the
 # number of cases is printed at the end of the module.
-CASES = {"count": 0}
+GENERATED_CASES = {"count": 0}
 
 PROPERTY_SETTINGS = settings(
     derandomize=True,
@@ -488,18 +488,6 @@ PROPERTY_SETTINGS = settings(
     database=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _report_case_count(request):
-    yield
-    message = f"test_reliability: {CASES['count']} generated hypothesis cases"
-    capture = request.config.pluginmanager.get_plugin("capturemanager")
-    if capture is None:
-        print(message)
-        return
-    with capture.global_and_fixture_disabled():
-        print(f"\n{message}")
 
 
 def _quietly(call, *args, **kwargs):
@@ -589,7 +577,7 @@ def _state_of(estimator):
 @given(calls=st.lists(CLASSIFIER_CALLS, min_size=2, max_size=4))
 def test_classifier_call_sequences_succeed_or_name_the_change(calls):
     """Any sequence of fit/partial_fit calls with set_params between them."""
-    CASES["count"] += 1
+    GENERATED_CASES["count"] += 1
     estimator = DropoutMLPClassifier(
         hidden_layer_sizes=(3,), max_iter=2, random_state=0
     )
@@ -637,7 +625,7 @@ REGRESSOR_CALLS = st.tuples(
 @settings(PROPERTY_SETTINGS, max_examples=25)
 @given(calls=st.lists(REGRESSOR_CALLS, min_size=2, max_size=4))
 def test_regressor_warm_starts_succeed_or_name_the_change(calls):
-    CASES["count"] += 1
+    GENERATED_CASES["count"] += 1
     y = np.abs(X_STATE[:, 0])
     estimator = DropoutMLPRegressor(
         hidden_layer_sizes=(3,), max_iter=2, random_state=0, warm_start=True
@@ -719,7 +707,7 @@ def _fit_weights(sample_weight, solver, alpha, dtype=np.float64):
 )
 def test_scaled_sample_weights_give_the_same_model(exponent, solver, dtype):
     """Losses are weighted means: a common factor 2**k changes nothing (alpha=0)."""
-    CASES["count"] += 1
+    GENERATED_CASES["count"] += 1
     reference = _fit_weights(W_BASE, solver, 0.0, dtype)
     scaled = _fit_weights(W_BASE * 2.0**exponent, solver, 0.0, dtype)
     _assert_same_weights(_weights(scaled), _weights(reference))
@@ -730,7 +718,7 @@ def test_scaled_sample_weights_give_the_same_model(exponent, solver, dtype):
 def test_weight_scale_and_alpha_trade_off(exponent, solver):
     """The penalty is alpha / sum(w): weights w * 2**k with alpha make the same
     model as weights w with alpha / 2**k."""
-    CASES["count"] += 1
+    GENERATED_CASES["count"] += 1
     scaled = _fit_weights(W_BASE * 2.0**exponent, solver, 1e-4)
     reference = _fit_weights(W_BASE, solver, 1e-4 * 2.0**-exponent)
     _assert_same_weights(_weights(scaled), _weights(reference))
@@ -757,7 +745,7 @@ def test_penalty_that_overflows_names_alpha():
 @settings(PROPERTY_SETTINGS, max_examples=20)
 @given(power_t=st.one_of(st.floats(0, 1e308), st.sampled_from([1e6, 1e308])))
 def test_invscaling_with_any_power_t_trains(power_t):
-    CASES["count"] += 1
+    GENERATED_CASES["count"] += 1
     X, y, _ = _data()
     clf = _quietly(
         DropoutMLPClassifier(
@@ -784,7 +772,7 @@ def test_invscaling_with_any_power_t_trains(power_t):
 )
 def test_adam_with_tiny_epsilon_never_divides_by_zero(epsilon, dtype):
     """A feature that is 0 everywhere has a zero gradient: 0 / (0 + epsilon)."""
-    CASES["count"] += 1
+    GENERATED_CASES["count"] += 1
     X = X_W.copy()
     X[:, 1] = 0.0
     reg = _quietly(
@@ -806,7 +794,7 @@ def test_adam_with_tiny_epsilon_never_divides_by_zero(epsilon, dtype):
 @given(exponent=st.integers(12, 37), solver=st.sampled_from(sorted(OPTIMIZERS)))
 def test_float32_data_too_large_is_named(exponent, solver):
     """Never weights frozen by an overflowed optimiser state without an error."""
-    CASES["count"] += 1
+    GENERATED_CASES["count"] += 1
     X = (X_W * 10.0**exponent).astype(np.float32)
     reg = DropoutMLPRegressor(hidden_layer_sizes=(3,), solver=solver, max_iter=2)
     try:
