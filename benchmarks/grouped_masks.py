@@ -513,9 +513,9 @@ def main(argv=None):
     summary = (
         f"{args.rows} rows x {N_FEATURES} features, hidden {HIDDEN}, batch {BATCH}, "
         f"dropout {RATE} on both hidden layers, {args.rounds} interleaved rounds "
-        "(rotated order), medians. The machine (2 cores) was shared with other "
-        "engineers working at the same time: absolute times are noisy, rely on "
-        "the same-run ratios."
+        "(rotated order), medians. Absolute times depend on the machine and on "
+        "what else runs on it (the header gives the load average): rely on the "
+        "same-run ratios."
     )
     report = "\n".join(
         [
