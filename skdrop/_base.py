@@ -303,9 +303,7 @@ class BaseDropoutMLP(
         """Rows of one forward pass in training: a mini-batch, or all for L-BFGS."""
         if self.solver not in OPTIMIZERS:
             return n_samples
-        if self.batch_size == "auto":
-            return min(200, n_samples)
-        return min(self.batch_size, n_samples)
+        return self._rows_per_batch(n_samples)
 
     def _check_architecture(self, layer_units):
         expected = [c.shape[0] for c in self.coefs_] + [self.coefs_[-1].shape[1]]

@@ -61,14 +61,18 @@ class StochasticFitMixin:
             self.loss_curve_ = loss_curve
 
     def _batch_size(self, n_samples):
-        if self.batch_size == "auto":
-            return min(200, n_samples)
-        if self.batch_size > n_samples:
+        if self.batch_size != "auto" and self.batch_size > n_samples:
             warnings.warn(
                 "Got `batch_size` less than 1 or larger than "
                 "sample size. It is going to be clipped",
                 stacklevel=2,
             )
+        return self._rows_per_batch(n_samples)
+
+    def _rows_per_batch(self, n_samples):
+        """Rows of a mini-batch: ``'auto'`` is ``min(200, n_samples)``."""
+        if self.batch_size == "auto":
+            return min(200, n_samples)
         return int(np.clip(self.batch_size, 1, n_samples))
 
     def _validation_split(self, X, y, sample_weight, rng):
