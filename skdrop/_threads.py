@@ -10,11 +10,14 @@ from a second core (1.7-1.9x measured on 2 cores), so they keep the library's
 default threading, as scikit-learn's MLP does.
 """
 
+import collections
 import contextlib
 import functools
 import itertools
+import threading
 
-from threadpoolctl import ThreadpoolController  # a dependency of scikit-learn
+import threadpoolctl  # a dependency of scikit-learn
+from threadpoolctl import ThreadpoolController
 
 # Below this many multiply-adds in the largest product of a batch, one BLAS
 # thread: 2 threads gained 1.0-1.6x at 3 million and 1.7-1.8x at 13 million
@@ -23,10 +26,71 @@ SMALL_PRODUCT_MACS = 4_000_000
 
 
 @functools.cache
-def _controller():
-    # Building a controller scans the loaded libraries (about 0.7 ms); one
-    # built once makes each later limit cost about 13 microseconds.
-    return ThreadpoolController()
+def _controllers():
+    """The BLAS libraries whose thread count is (shared, per-thread) state.
+
+    Building a controller scans the loaded libraries (about 0.7 ms); built
+    once, each later limit costs about 13 microseconds. Most BLAS builds keep
+    one thread count for the whole process; OpenBLAS built on OpenMP keeps
+    one per calling thread (OpenMP's own setting), which each call can set
+    and restore for itself.
+    """
+    blas = ThreadpoolController().select(user_api="blas")
+    per_thread = blas.select(internal_api="openblas").select(threading_layer="openmp")
+    own = {lib.filepath for lib in per_thread.lib_controllers}
+    shared = [lib.filepath for lib in blas.lib_controllers if lib.filepath not in own]
+    return blas.select(filepath=shared), per_thread
+
+
+class _SharedLimit:
+    """The lowest limit of the blocks running now, on the process's BLAS.
+
+    Each block used to save the thread count, set its limit and put the
+    saved count back; with blocks running in several threads, a block that
+    started while another held the limit saved the limit, and finishing last
+    left the whole process on one thread. Here the count from before the
+    first block is kept until the last block ends, and every change happens
+    under one lock.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._active = collections.Counter()  # limit -> blocks running with it
+        self._saved = None  # what restores the counts from before the first block
+
+    def enter(self, controller, limit):
+        with self._lock:
+            if not self._active:
+                self._saved = controller.limit(limits=limit, user_api="blas")
+            elif limit < min(self._active):
+                controller.limit(limits=limit, user_api="blas")
+            self._active[limit] += 1
+            _release_openblas_control()
+
+    def leave(self, controller, limit):
+        with self._lock:
+            self._active[limit] -= 1
+            if not self._active[limit]:
+                del self._active[limit]
+            if not self._active:
+                self._saved.restore_original_limits()
+                self._saved = None
+            elif limit < min(self._active):
+                controller.limit(limits=min(self._active), user_api="blas")
+            _release_openblas_control()
+
+
+def _release_openblas_control():
+    # threadpoolctl >= 3.8 lets one thread at a time set OpenBLAS's shared
+    # count and silently ignores the others; the thread that set it here
+    # gives that up, so that whichever thread leaves last can restore it.
+    openblas = getattr(threadpoolctl, "OpenBLASController", None)
+    release = getattr(openblas, "clear_controlling_thread", None)
+    if release is not None:
+        release()
+
+
+_SHARED_LIMIT = _SharedLimit()
 
 
 def blas_thread_limit(layer_units, n_rows):
@@ -51,9 +115,20 @@ def blas_thread_limit(layer_units, n_rows):
 
 @contextlib.contextmanager
 def limited_blas_threads(limit):
-    """Run the block with at most ``limit`` BLAS threads (``None``: no limit)."""
+    """Run the block with at most ``limit`` BLAS threads (``None``: no limit).
+
+    Safe to use from several threads at once: the process's thread count is
+    the lowest limit of the blocks running, and the count from before them
+    comes back when the last one ends. While one thread is in such a block,
+    the process's other threads share its BLAS limit as well.
+    """
     if limit is None:
         yield
         return
-    with _controller().limit(limits=limit, user_api="blas"):
-        yield
+    shared, per_thread = _controllers()
+    _SHARED_LIMIT.enter(shared, limit)
+    try:
+        with per_thread.limit(limits=limit, user_api="blas"):
+            yield
+    finally:
+        _SHARED_LIMIT.leave(shared, limit)

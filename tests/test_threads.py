@@ -7,9 +7,13 @@ import pathlib
 import subprocess
 import sys
 import textwrap
+import threading
+import warnings
 
 import numpy as np
 import pytest
+import threadpoolctl
+from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from skdrop import DropoutMLPClassifier
@@ -151,3 +155,102 @@ def test_large_products_keep_the_default_threading(monkeypatch):
     model = DropoutMLPClassifier(hidden_layer_sizes=(512,), max_iter=1, batch_size=300)
     seen = _blas_threads_seen_by_forward(monkeypatch, lambda: model.fit(X, y))
     assert seen == {2}
+
+
+# -- several threads at once --------------------------------------------------
+def _thread_counts():
+    return sorted((i["filepath"], i["num_threads"]) for i in threadpool_info())
+
+
+@pytest.fixture
+def two_blas_threads():
+    """Two BLAS threads, set without holding threadpoolctl's control.
+
+    A ``with threadpool_limits`` block would make this thread the only one
+    whose OpenBLAS limits take effect (threadpoolctl >= 3.8), hiding what the
+    other threads do to the count.
+    """
+    release = getattr(
+        threadpoolctl.OpenBLASController, "clear_controlling_thread", lambda: None
+    )
+    limiter = threadpool_limits(limits=2, user_api="blas")
+    release()
+    yield
+    limiter.restore_original_limits()
+    release()
+
+
+def _in_threads(n_threads, work):
+    barrier = threading.Barrier(n_threads)
+    errors = []
+
+    def run():
+        barrier.wait()
+        try:
+            work()
+        except BaseException as exc:  # reported by the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(n_threads)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+
+
+@pytest.mark.usefixtures("two_blas_threads")
+def test_concurrent_predictions_leave_the_thread_counts_as_they_were(binary):
+    X, y = binary
+    model = DropoutMLPClassifier(hidden_layer_sizes=(8,), max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, y)
+    before = _thread_counts()
+    assert max(_blas_threads()) == 2
+
+    def predict_50_times():
+        for _ in range(50):
+            model.predict_proba(X)
+
+    _in_threads(8, predict_50_times)
+    assert _thread_counts() == before
+
+
+@pytest.mark.usefixtures("two_blas_threads")
+def test_a_block_keeps_its_limit_while_another_threads_block_ends():
+    inside, other_done = threading.Event(), threading.Event()
+    seen = []
+
+    def long_block():
+        with limited_blas_threads(1):
+            inside.set()
+            other_done.wait(10)
+            seen.append(max(_blas_threads()))
+
+    def short_block():
+        inside.wait(10)
+        with limited_blas_threads(1):
+            pass
+        other_done.set()
+
+    threads = [
+        threading.Thread(target=long_block),
+        threading.Thread(target=short_block),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert seen == [1]
+    assert max(_blas_threads()) == 2
+
+
+@pytest.mark.usefixtures("two_blas_threads")
+def test_nested_limits_take_the_lowest_and_come_back_in_order():
+    with limited_blas_threads(2):
+        assert max(_blas_threads()) == 2
+        with limited_blas_threads(1):
+            assert max(_blas_threads()) == 1
+        assert max(_blas_threads()) == 2
+    assert max(_blas_threads()) == 2
