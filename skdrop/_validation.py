@@ -1,13 +1,21 @@
 """Data validation of the estimators beyond scikit-learn's ``validate_data``.
 
-Dates and durations in ``X``, numbers too large for float64, and sample
-weights so small that ``1 / sum`` overflows are refused or made safe here,
-before any data reach the NumPy core.
+Dates and durations in ``X``, numbers too large for float64, a sparse ``y``
+for regression, and sample weights so small that ``1 / sum`` overflows or
+the penalty drowns the data are refused or made safe here, before any data
+reach the NumPy core.
 """
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.base import is_regressor
 from sklearn.utils.validation import _check_sample_weight, validate_data
+
+# Above this factor alpha / max(sample_weight), the penalty's gradient on
+# weights of order one exceeds the data loss's (a weighted mean, of order
+# one) by more than 1 / float64 epsilon: the data cannot move the weights.
+# alpha=1e-4 reaches it with weights below about 2e-20.
+PENALTY_DROWNS_DATA = 1 / np.finfo(np.float64).eps
 
 
 def normalized_sample_weight(sample_weight, X):
@@ -39,6 +47,16 @@ def penalty_on_normalized_weights(alpha, weight_scale):
             "sample weights up (the fit does not depend on their scale "
             "otherwise) or set alpha=0."
         )
+    if weight_scale < 1 and adjusted > PENALTY_DROWNS_DATA:
+        raise ValueError(
+            f"sample_weight of at most {weight_scale:.3g} makes the L2 penalty "
+            f"alpha / sum(sample_weight) too strong to train: alpha={alpha} "
+            f"divided by the largest weight is {adjusted:.3g}, so the penalty's "
+            "gradient outweighs the data's beyond float64 precision (training "
+            "diverges or ignores the data). Scale the sample weights up, e.g. "
+            "divide them by their mean (with alpha=0 their scale changes "
+            "nothing), or lower alpha."
+        )
     return adjusted
 
 
@@ -55,6 +73,14 @@ def validate_numeric_data(estimator, X="no_validation", y="no_validation", **kwa
             "timedelta64), which are not numbers a network can use. Convert "
             "them to numbers first (e.g. seconds since a reference time) and "
             "scale them."
+        )
+    if sp.issparse(y) and is_regressor(estimator):
+        # validate_data accepts a sparse y with multi_output=True (for the
+        # classifier's multilabel indicator matrix); scikit-learn refuses a
+        # sparse regression target, with these words for one output.
+        raise TypeError(
+            "Sparse data was passed for y, but dense data is required. Use "
+            "'.toarray()' to convert to a dense numpy array."
         )
     try:
         return validate_data(estimator, X, y, **kwargs)
