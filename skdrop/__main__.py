@@ -2,8 +2,11 @@
 
 Compares scikit-learn's MLP with skdrop's dropout MLP by repeated
 cross-validation, at their defaults and tuned with the same budget, on a
-dataset bundled with scikit-learn or on a CSV file. Every option is checked
-before any model is fitted; an invalid one is a usage error (exit code 2).
+dataset bundled with scikit-learn or on a CSV file. Every option, the data
+and the output paths are checked before any model is fitted; a problem is a
+usage error (exit code 2). An interrupt stops the job (exit code 130) and
+writes no report; reports that cannot be written leave the previous ones
+unchanged (exit code 1).
 """
 
 import argparse
@@ -12,6 +15,7 @@ import os
 import sys
 import time
 
+from ._compare_files import check_output_path, same_file
 from ._version import __version__
 
 DESCRIPTION = (
@@ -93,22 +97,13 @@ def _grid(low, high, high_open):
 
 
 def _output_file(suffixes=None):
-    """An argparse type: a file that can be written in an existing folder."""
+    """An argparse type: a regular file that can be written in an existing
+    folder (see :func:`skdrop._compare_files.check_output_path`)."""
 
     def parse(text):
-        folder = os.path.dirname(os.path.abspath(text))
-        if os.path.isdir(text):
-            raise argparse.ArgumentTypeError(f"{text!r} is a directory")
-        if not os.path.isdir(folder):
-            raise argparse.ArgumentTypeError(f"folder {folder!r} does not exist")
-        if not os.access(folder, os.W_OK) or (
-            os.path.exists(text) and not os.access(text, os.W_OK)
-        ):
-            raise argparse.ArgumentTypeError(f"{text!r} cannot be written")
-        if suffixes and os.path.splitext(text)[1].lower() not in suffixes:
-            raise argparse.ArgumentTypeError(
-                f"{text!r} must end in one of {', '.join(suffixes)}"
-            )
+        problem = check_output_path(text, suffixes)
+        if problem is not None:
+            raise argparse.ArgumentTypeError(problem)
         return text
 
     return parse
@@ -270,6 +265,7 @@ def _check_combinations(args, compare):
             f"--dropout-grid has {len(args.dropout_grid)}; the same budget needs "
             "as many candidates for both"
         )
+    _check_outputs_distinct(args, compare)
     if args.plot is not None:
         try:
             import matplotlib  # noqa: F401
@@ -278,6 +274,51 @@ def _check_combinations(args, compare):
                 "argument --plot: needs matplotlib (pip install matplotlib, or "
                 'pip install -e ".[test]")'
             )
+
+
+def _outputs(args):
+    """(option, path) of each report asked for."""
+    return [
+        (f"--{name}", getattr(args, name))
+        for name in ("json", "markdown", "plot")
+        if getattr(args, name) is not None
+    ]
+
+
+def _check_outputs_distinct(args, compare):
+    """No report onto the input data or onto another report."""
+    outputs = _outputs(args)
+    for index, (option, path) in enumerate(outputs):
+        if args.csv is not None and same_file(path, args.csv):
+            compare.error(
+                f"argument {option}: {path!r} is the input file --csv "
+                f"{args.csv}; the report would overwrite the data"
+            )
+        for other_option, other in outputs[:index]:
+            if same_file(path, other):
+                compare.error(
+                    f"argument {option}: {path!r} is also the {other_option} "
+                    "file; give each report its own file"
+                )
+
+
+def _workers(n_jobs, n_splits):
+    """Worker processes for ``--n-jobs``: at most one per split and per core.
+
+    Returns the number and, when it is fewer than asked for, a note saying
+    why (joblib would start every worker asked for, most of them idle).
+    """
+    from joblib import cpu_count
+
+    cores = cpu_count()
+    asked = n_jobs if n_jobs > 0 else max(cores + 1 + n_jobs, 1)
+    workers = min(asked, cores, n_splits)
+    if n_jobs <= 0 or workers == asked:
+        return workers, None
+    return workers, (
+        f"--n-jobs {n_jobs} capped at {workers} ({n_splits} outer splits, "
+        f"{cores} cores)"
+    )
 
 
 def compare(args, compare_parser):
@@ -292,6 +333,7 @@ def compare(args, compare_parser):
         _compare_data.check_enough_rows(dataset, args.folds, args.inner_folds)
     except _compare_data.DataError as exc:
         compare_parser.error(str(exc))
+    n_jobs, capped = _workers(args.n_jobs, args.repeats * args.folds)
     settings = _compare.Settings(
         task=dataset.task,
         hidden=args.hidden,
@@ -300,11 +342,18 @@ def compare(args, compare_parser):
         repeats=args.repeats,
         folds=args.folds,
         inner_folds=args.inner_folds,
-        n_jobs=args.n_jobs,
+        n_jobs=n_jobs,
         alpha_grid=args.alpha_grid,
         dropout_grid=args.dropout_grid,
         curves=args.plot is not None,
+        n_jobs_requested=args.n_jobs,
     )
+    try:
+        _compare.check_memory(dataset, settings)
+    except ValueError as exc:
+        compare_parser.error(f"argument --hidden: {exc}")
+    if capped:
+        print(f"python -m skdrop compare: {capped}", file=sys.stderr)
     start = time.perf_counter()
     results, ratio = _compare.run_comparison(
         dataset, settings, _compare.progress_wanted(args.quiet)
@@ -314,17 +363,49 @@ def compare(args, compare_parser):
         dataset, settings, summary, ratio, time.perf_counter() - start, __version__
     )
     print(_compare_report.render_text(report))
-    if args.json:
-        _compare_report.write_json(report, args.json)
-        print(f"JSON written to {args.json}")
-    if args.markdown:
-        with open(args.markdown, "w", encoding="utf-8") as stream:
-            stream.write(_compare_report.render_markdown(report))
-        print(f"Markdown written to {args.markdown}")
-    if args.plot:
-        _compare_report.draw_plot(report, args.plot)
-        print(f"figure written to {args.plot}")
+    _write_reports(args, report)
     return report
+
+
+def _write_reports(args, report):
+    """Every report asked for, all written or none changed."""
+    from . import _compare_files
+
+    outputs = [
+        (option, path, *_report_writer(option, path, report))
+        for option, path in _outputs(args)
+    ]
+    try:
+        _compare_files.write_all(
+            [(path, mode, write) for _, path, _, mode, write in outputs]
+        )
+    except OSError as exc:
+        raise ReportError(
+            f"cannot write the reports ({exc}); the previous files are unchanged"
+        ) from exc
+    for _, path, what, _, _ in outputs:
+        print(f"{what} written to {path}")
+
+
+def _report_writer(option, path, report):
+    """(what it is, file mode, write(stream)) of one report."""
+    from . import _compare_report
+
+    if option == "--json":
+        return "JSON", "w", lambda stream: _compare_report.write_json(report, stream)
+    if option == "--markdown":
+        text = _compare_report.render_markdown(report)
+        return "Markdown", "w", lambda stream: stream.write(text)
+    image_format = os.path.splitext(path)[1][1:].lower()
+    return (
+        "figure",
+        "wb",
+        lambda stream: _compare_report.draw_plot(report, stream, image_format),
+    )
+
+
+class ReportError(Exception):
+    """The run finished but its reports could not be written (exit code 1)."""
 
 
 def main(argv=None):
@@ -339,6 +420,9 @@ def main(argv=None):
             # Ctrl-C: a one-line note and the shell's usual code, no traceback.
             print("python -m skdrop compare: interrupted", file=sys.stderr)
             return 130
+        except ReportError as exc:
+            print(f"python -m skdrop compare: error: {exc}", file=sys.stderr)
+            return 1
     return 0
 
 

@@ -13,6 +13,7 @@ deviation of each training set) rather than with
 ``return_std=True`` to the regressor, which the uncertainty scores need.
 """
 
+import re
 import sys
 import time
 import warnings
@@ -61,6 +62,9 @@ METRICS = {
 }
 TIMES = (("fit_seconds", "fit s"), ("predict_seconds", "predict s"))
 TUNING_SCORE = {"classification": "log loss", "regression": "mean squared error"}
+# What scikit-learn's MLP and skdrop's estimators warn when Ctrl-C ends the
+# training loop of an 'sgd' or 'adam' fit.
+INTERRUPTED = "Training interrupted by user."
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,7 @@ class Settings:
     alpha_grid: tuple
     dropout_grid: tuple
     curves: bool = False
+    n_jobs_requested: int | None = None  # --n-jobs before the cap
 
     @property
     def families(self):
@@ -298,14 +303,61 @@ def _fit(family, value, dataset, settings, X, y):
     )
     model = Pipeline([("preprocess", make_preprocessor(dataset)), ("mlp", estimator)])
     start = time.perf_counter()
-    if settings.task == "classification":
-        model.fit(X, y)
-        fitted = _Fitted(model)
-    else:
-        shift, scale = float(y.mean()), float(y.std()) or 1.0
-        model.fit(X, (y - shift) / scale)
-        fitted = _Fitted(model, shift, scale)
+    with _interrupt_stops_the_job():
+        if settings.task == "classification":
+            model.fit(X, y)
+            fitted = _Fitted(model)
+        else:
+            shift, scale = float(y.mean()), float(y.std()) or 1.0
+            model.fit(X, (y - shift) / scale)
+            fitted = _Fitted(model, shift, scale)
     return fitted, time.perf_counter() - start
+
+
+@contextmanager
+def _interrupt_stops_the_job():
+    """Make Ctrl-C during a fit stop the job, not just the fit.
+
+    Both libraries catch KeyboardInterrupt in their training loop, keep the
+    model trained so far and warn (scikit-learn's convention for a fit at an
+    interactive prompt). Here that would finish the job on an interrupted
+    fit and report it as complete, so the warning becomes an error and the
+    interrupt is raised again.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "error", message=re.escape(INTERRUPTED), category=UserWarning
+        )
+        try:
+            yield
+        except UserWarning as exc:
+            if str(exc) != INTERRUPTED:
+                raise
+            raise KeyboardInterrupt from exc
+
+
+def check_memory(dataset, settings):
+    """Refuse networks whose fit cannot fit in this machine's memory.
+
+    Asks skdrop's estimator, which makes the same check in ``fit``, with the
+    layer sizes the data will give: one input per numeric column and per
+    category of a one-hot encoded column.
+
+    Raises
+    ------
+    ValueError
+        Naming the layer sizes and the memory a fit would need.
+    """
+    estimator = settings.families[1].estimator(hidden_layer_sizes=settings.hidden)
+    if settings.task == "classification":
+        n_classes = len(np.unique(dataset.y))
+        n_outputs = n_classes if n_classes > 2 else 1
+    else:
+        n_outputs = 1
+    layer_units = [dataset.n_inputs, *settings.hidden, n_outputs]
+    estimator._check_network_size(
+        layer_units, np.float64, estimator._rows_per_step(dataset.n_rows)
+    )
 
 
 def _tuning_loss(fitted, X, y, task, n_classes):

@@ -1,5 +1,11 @@
-"""Data for ``python -m skdrop compare``: bundled datasets or a CSV file."""
+"""Data for ``python -m skdrop compare``: bundled datasets or a CSV file.
 
+A CSV file is checked column by column before any fit: whatever would make
+the preprocessing or a fit fail (infinite values, numbers too large to
+standardise, duplicate column names) is a one-line error naming the column.
+"""
+
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,6 +42,15 @@ class Dataset:
     numeric_columns: list = field(default_factory=list)
     categorical_columns: list = field(default_factory=list)
     task_reason: str = ""
+    dropped_columns: list = field(default_factory=list)  # empty in every row
+
+    @property
+    def n_inputs(self):
+        """Inputs of the network: numeric columns and one-hot categories."""
+        if not self.categorical_columns:
+            return self.n_features
+        categories = sum(self.X[c].nunique() for c in self.categorical_columns)
+        return len(self.numeric_columns) + categories
 
     @property
     def n_rows(self):
@@ -88,12 +103,16 @@ def load_bundled(name):
 def load_csv(path, target, task=None):
     """Read ``path`` and split off the ``target`` column.
 
+    Feature columns empty in every row are dropped (and listed in the
+    dataset's ``dropped_columns``): a trailing comma on every line makes one.
+
     Raises
     ------
     DataError
-        If pandas is missing, the file is empty or unreadable, the target
-        column is absent, no feature column is left, or the target has a
-        single value (or too few rows per class).
+        If pandas is missing, the file is empty or unreadable, two columns
+        share a name, the target column is absent, no feature column is
+        left, the target has a single value, a numeric column holds infinite
+        values or values too large to standardise.
     """
     try:
         import pandas as pd
@@ -109,6 +128,7 @@ def load_csv(path, target, task=None):
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         message = str(exc).strip().splitlines()[0]
         raise DataError(f"--csv {path}: not a readable CSV file ({message})") from exc
+    _check_unique_names(pd, path)
     if target not in frame.columns:
         columns = ", ".join(map(str, frame.columns[:20]))
         raise DataError(f"--target {target!r} is not a column of {path}: {columns}")
@@ -118,6 +138,18 @@ def load_csv(path, target, task=None):
     features = frame.drop(columns=[target])
     if features.shape[1] == 0:
         raise DataError(f"--csv {path}: no feature column besides {target!r}")
+    empty = [c for c in features.columns if features[c].isna().all()]
+    if len(empty) == features.shape[1]:
+        raise DataError(
+            f"--csv {path}: every feature column is empty in every row "
+            f"({_names(empty)}); nothing to learn {target!r} from"
+        )
+    features = features.drop(columns=empty)
+    for column in features.columns:
+        if _is_numeric(features[column]):
+            _check_finite(features[column], f"--csv {path}: column {column!r}")
+    if _is_numeric(frame[target]):
+        _check_finite(frame[target], f"--target {target!r}", standardised=False)
     y = frame[target].to_numpy()
     if len(np.unique(y.astype(str))) < 2:
         raise DataError(
@@ -132,6 +164,8 @@ def load_csv(path, target, task=None):
         values = features[column]
         features[column] = values.astype(str).astype(object).where(values.notna())
     if task == "regression":
+        # Standardised by the mean and deviation of each training set.
+        _check_finite(frame[target], f"--target {target!r}")
         y = y.astype(float)
     else:
         y = y.astype(str) if not _is_numeric(frame[target]) else y
@@ -143,7 +177,50 @@ def load_csv(path, target, task=None):
         numeric_columns=numeric,
         categorical_columns=categorical,
         task_reason=reason,
+        dropped_columns=empty,
     )
+
+
+def _check_unique_names(pd, path):
+    """Refuse a header that names a column twice.
+
+    pandas renames the copies (``y``, ``y.1``): with ``--target y`` the
+    second ``y`` would silently become a feature, a copy of the target.
+    """
+    header = pd.read_csv(path, header=None, nrows=1, dtype=str).iloc[0]
+    counts = Counter(name for name in header if isinstance(name, str))
+    repeated = [name for name, count in counts.items() if count > 1]
+    if repeated:
+        raise DataError(
+            f"--csv {path}: the header names {_names(repeated)} more than once; "
+            "give every column its own name"
+        )
+
+
+def _check_finite(column, what, standardised=True):
+    """Refuse infinite values, and values whose standardisation overflows."""
+    values = column.to_numpy(dtype=float)
+    infinite = np.flatnonzero(np.isinf(values))
+    if infinite.size:
+        raise DataError(
+            f"{what} holds infinite values ({infinite.size} of them, the first "
+            f"in data row {column.index[infinite[0]] + 1} after the header); "
+            "replace them or drop those rows"
+        )
+    if not standardised:
+        return
+    with np.errstate(over="ignore", invalid="ignore"):
+        spread = np.nanstd(values)
+    if not np.isfinite(spread):
+        raise DataError(
+            f"{what} holds values as large as {np.nanmax(np.abs(values)):.3g}, "
+            "too large to standardise (their variance overflows float64); "
+            "rescale it"
+        )
+
+
+def _names(columns):
+    return ", ".join(repr(str(c)) for c in columns)
 
 
 def _is_numeric(column):

@@ -18,6 +18,7 @@ def build_report(dataset, settings, summary, ratio, seconds, version):
             "rows": dataset.n_rows,
             "feature_columns": dataset.n_features,
             "categorical_columns": [str(c) for c in dataset.categorical_columns],
+            "dropped_columns": [str(c) for c in dataset.dropped_columns],
             "task": dataset.task,
             "task_reason": dataset.task_reason,
         },
@@ -31,6 +32,7 @@ def build_report(dataset, settings, summary, ratio, seconds, version):
             "test_train_ratio": ratio,
             "inner_folds": settings.inner_folds,
             "n_jobs": settings.n_jobs,
+            "n_jobs_requested": settings.n_jobs_requested or settings.n_jobs,
         },
         "search": {
             family.key: {
@@ -176,10 +178,10 @@ def render_markdown(report):
     return "\n".join([*lines, "", *_tables(report), ""])
 
 
-def write_json(report, path):
-    with open(path, "w", encoding="utf-8") as stream:
-        json.dump(report, stream, indent=2, ensure_ascii=False)
-        stream.write("\n")
+def write_json(report, stream):
+    """The report as JSON on a text stream."""
+    json.dump(report, stream, indent=2, ensure_ascii=False)
+    stream.write("\n")
 
 
 def _description(report):
@@ -190,6 +192,10 @@ def _description(report):
     columns = f"{data['feature_columns']} feature columns" + (
         f" ({categorical} categorical, one-hot encoded)" if categorical else ""
     )
+    dropped = data.get("dropped_columns")
+    if dropped:
+        names = ", ".join(map(repr, dropped))
+        columns += f"; dropped, empty in every row: {names}"
     return [
         f"Data: {data['name']}, {data['rows']} rows, {columns}; "
         f"{data['task']}{reason}.",
@@ -214,10 +220,18 @@ def _description(report):
         f"{settings['outer_splits'] - 1} df). Fit s of a tuned model includes its "
         "search.",
         f"Run: {report['elapsed_seconds']:.1f} s with {settings['n_jobs']} "
-        f"worker(s), {report['blas_threads_per_worker']} BLAS thread(s) each; "
+        f"worker(s){_capped(settings)}, {report['blas_threads_per_worker']} BLAS "
+        "thread(s) each; "
         f"fits stopped by max_iter before converging: {_reached(report, 'sklearn')} "
         f"(sklearn), {_reached(report, 'skdrop')} (skdrop).",
     ]
+
+
+def _capped(settings):
+    requested = settings.get("n_jobs_requested", settings["n_jobs"])
+    if requested <= 0 or requested == settings["n_jobs"]:
+        return ""
+    return f" (--n-jobs {requested} capped)"
 
 
 def _reached(report, key):
@@ -295,17 +309,20 @@ def _chosen(model):
     return ", ".join(f"{value:g} ({count}x)" for value, count in counts)
 
 
-def draw_plot(report, path):
-    """Test-fold headline score against each tuned parameter, side by side."""
-    import matplotlib
+def draw_plot(report, stream, image_format="png"):
+    """Test-fold headline score against each tuned parameter, side by side.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    Drawn on a bare ``Figure``: pyplot would choose (or, with
+    ``matplotlib.use``, switch) the process's backend and keep the figure
+    in its registry.
+    """
+    from matplotlib.figure import Figure
 
     task = report["dataset"]["task"]
     _, label, _ = METRICS[task][0]
     settings = report["settings"]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.4), sharey=True)
+    fig = Figure(figsize=(10, 4.4))
+    axes = fig.subplots(1, 2, sharey=True)
     panels = [("skdrop", "dropout_rate", "C1"), ("sklearn", "alpha", "C0")]
     for ax, (key, param, colour) in zip(axes, panels, strict=True):
         curve = report["candidates"][key]
@@ -355,5 +372,4 @@ def draw_plot(report, path):
         fontsize="medium",
     )
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    fig.savefig(stream, dpi=120, format=image_format)
