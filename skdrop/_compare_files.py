@@ -43,11 +43,23 @@ def check_output_path(path, suffixes=None):
             return f"{path!r} cannot be written"
     if suffixes and os.path.splitext(path)[1].lower() not in suffixes:
         return f"{path!r} must end in one of {', '.join(suffixes)}"
+    if _name_too_long(target):
+        return f"{path!r} cannot be written (file name too long)"
     try:
         _write_scratch_file(target)
     except OSError as exc:
         return f"{path!r} cannot be written ({exc.strerror or exc})"
     return None
+
+
+def _name_too_long(target):
+    # The scratch file has a shortened name of its own, so the target's
+    # length is checked against the file system's limit here.
+    folder, name = os.path.split(target)
+    try:
+        return len(os.fsencode(name)) > os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):  # no limit known
+        return False
 
 
 def _write_scratch_file(target):
@@ -126,21 +138,20 @@ def _create_temporary(target):
 
 @contextlib.contextmanager
 def _interrupt_deferred():
-    """Hold Ctrl-C while the reports are renamed into place.
+    """Ignore Ctrl-C while the reports are renamed into place.
 
     The renames take microseconds; an interrupt between two of them would
     leave some reports new and others old. One that arrives meanwhile is
-    dropped: the job is complete by then.
+    dropped: the job is complete by then. (Blocking the signal in this
+    thread would not do: the kernel hands it to any thread that does not
+    block it, such as BLAS's, and Python raises it here all the same.)
     """
-    if not hasattr(signal, "pthread_sigmask") or (
-        threading.current_thread() is not threading.main_thread()
-    ):
-        yield
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is None or threading.current_thread() is not threading.main_thread():
+        yield  # a handler Python did not install, or not ours to change
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    signal.signal(signal.SIGINT, lambda signum, frame: None)
     try:
         yield
-        if signal.SIGINT in signal.sigpending():
-            signal.sigwait({signal.SIGINT})
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        signal.signal(signal.SIGINT, previous)
