@@ -24,7 +24,7 @@ from ._optimizers import OPTIMIZERS, L2Penalty
 from ._parameters import ParametersMixin
 from ._persistence import PersistenceMixin
 from ._prediction import PredictionMixin, generator_from
-from ._stochastic import StochasticFitMixin
+from ._stochastic import DEFAULT_MAX_ITER, StochasticFitMixin
 from ._threads import blas_thread_limit, limited_blas_threads
 from ._training import (
     NonFiniteTrainingError,
@@ -237,7 +237,11 @@ class BaseDropoutMLP(
         """How many epochs this call may run, for the callbacks' task tree."""
         if self.solver not in OPTIMIZERS:
             return 0
-        return 1 if incremental else self.max_iter
+        if incremental:
+            return 1
+        # 'auto' is known once the data are: the progress bar shows the cap
+        # of a fit without dropout.
+        return DEFAULT_MAX_ITER if self.max_iter == "auto" else self.max_iter
 
     def _fit_unguarded(self, X, y, sample_weight, incremental, progress):
         hidden_sizes = self._hidden_layer_sizes()
@@ -248,6 +252,7 @@ class BaseDropoutMLP(
             raise ValueError("partial_fit does not support early_stopping=True")
         reset = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         X, y = self._validate_input(X, y, incremental, reset=reset)
+        sample_weight = self._training_sample_weight(X, y, sample_weight, incremental)
         sample_weight, weight_scale = normalized_sample_weight(sample_weight, X)
         if y.ndim == 1:
             y = y.reshape(-1, 1)
@@ -265,6 +270,8 @@ class BaseDropoutMLP(
         network = Network(layer_units, self.activation, self.out_activation_, X.dtype)
         network.load(self.coefs_, self.intercepts_)
         network.set_dropout(rates, self.dropout_type, self.dropout_group_size)
+        if not reset:
+            self._restore_learned_rates(network)
         self.coefs_, self.intercepts_ = network.coefs, network.intercepts
         penalty = L2Penalty(
             penalty_on_normalized_weights(self.alpha, weight_scale),
@@ -289,6 +296,7 @@ class BaseDropoutMLP(
                     self._fit_lbfgs(network, penalty, X, y, sample_weight)
             if not np.isfinite(network.params).all():
                 raise NonFiniteTrainingError("the weights became infinite or NaN")
+            self._record_dropout_rates(network)
             self._after_fit(X, y, sample_weight, validation)
         except NonFiniteTrainingError as exc:
             raise ValueError(
@@ -298,6 +306,21 @@ class BaseDropoutMLP(
         self._rng_state = rng.bit_generator.state
         progress.fit_end()
         return self
+
+    def _restore_learned_rates(self, network):
+        """A warm start or ``partial_fit`` goes on from the rates learned so far."""
+        fitted = getattr(self, "dropout_rates_", None)
+        if fitted is None:
+            return
+        rates = [self.input_dropout_rate_, *fitted]
+        network.load_learned_rates([rates[i] for i, _ in network.learned_rate_layers])
+
+    def _record_dropout_rates(self, network):
+        """The rates the network was trained with, learned or fixed."""
+        rates = network.dropout_rates
+        self.input_dropout_rate_ = rates[0]
+        self.dropout_rates_ = np.array(rates[1:])
+        self._learned_rate_layers = [i for i, _ in network.learned_rate_layers]
 
     def _rows_per_step(self, n_samples):
         """Rows of one forward pass in training: a mini-batch, or all for L-BFGS."""
@@ -371,11 +394,12 @@ class BaseDropoutMLP(
     def _fit_lbfgs(self, network, penalty, X, y, sample_weight):
         # scikit-learn's pinned SciPy takes no ``iprint``: verbose L-BFGS
         # prints nothing of its own.
-        options = {"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol}
+        max_iter = DEFAULT_MAX_ITER if self.max_iter == "auto" else self.max_iter
+        options = {"maxfun": self.max_fun, "maxiter": max_iter, "gtol": self.tol}
         result = minimize_lbfgs(
             network, X, y, sample_weight, self._loss_name(), penalty, options
         )
-        self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
+        self.n_iter_ = _check_optimize_result("lbfgs", result, max_iter)
         self.loss_ = float(result.fun)
 
     def _after_fit(self, X, y, sample_weight, validation):
@@ -393,6 +417,15 @@ class BaseDropoutMLP(
         and ``metadata`` are the data as the caller passed them.
         """
         return {}
+
+    def _training_sample_weight(self, X, y, sample_weight, incremental):
+        """Hook for subclasses: the row weights training uses.
+
+        ``y`` is encoded as ``_validate_input`` returns it; ``sample_weight``
+        is as the caller passed it (the classifier multiplies in its class
+        weights).
+        """
+        return sample_weight
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -20,6 +20,7 @@ import scipy.sparse as sp
 
 from ._activations import DERIVATIVES, HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from ._activations import init_bound as _init_bound
+from ._concrete import INITIAL_RATE, RelaxedBernoulli, logit
 from ._losses import LOSSES
 from ._noise import NOISE
 from ._submatrix import (
@@ -71,17 +72,29 @@ class Network:
         self._rates = None
         self._grouped_step = None
         self._capacity = 0
-        units = self.layer_units
         if coefs is None:
-            self.params = np.zeros(self._n_params(), dtype=self.dtype)
-            self.coefs, self.intercepts = parameter_views(self.params, units)
-            self.grad = np.zeros_like(self.params)
-            self.coef_grads, self.intercept_grads = parameter_views(self.grad, units)
+            self._allocate_params(0)
         else:
             self.params = None
             self.coefs, self.intercepts = list(coefs), list(intercepts)
 
     # -- parameters -----------------------------------------------------
+    def _allocate_params(self, n_noise_params):
+        """A flat parameter vector (and gradient): the weight matrices, the
+        bias vectors, then ``n_noise_params`` parameters of the noise
+        (learned dropout logits). Values already present are kept."""
+        units = self.layer_units
+        n_layer_params = self._n_params()
+        old = getattr(self, "params", None)
+        self.params = np.zeros(n_layer_params + n_noise_params, dtype=self.dtype)
+        if old is not None:
+            self.params[:n_layer_params] = old[:n_layer_params]
+        self.coefs, self.intercepts = parameter_views(self.params, units)
+        self.grad = np.zeros_like(self.params)
+        self.coef_grads, self.intercept_grads = parameter_views(self.grad, units)
+        self.noise_params = self.params[n_layer_params:]
+        self.noise_grad = self.grad[n_layer_params:]
+
     def _n_params(self):
         units = self.layer_units
         return sum((a + 1) * b for a, b in itertools.pairwise(units))
@@ -117,19 +130,63 @@ class Network:
         needs noise that zeroes dropped units (Bernoulli). Forward passes
         outside training (Monte Carlo prediction) keep one mask per row.
         """
-        if group_size is not None and not NOISE[kind].zeroes_dropped_units:
+        learned = [rate == "auto" for rate in rates]
+        if group_size is not None and (
+            any(learned) or not NOISE[kind].zeroes_dropped_units
+        ):
             raise ValueError(
-                f"Rows can share dropout masks only with noise that zeroes the "
-                f"dropped units; {kind!r} noise does not."
+                f"Rows can share dropout masks only with noise of fixed rates "
+                f"that zeroes the dropped units; {kind!r} noise with rates "
+                f"{list(rates)} does not."
             )
         self.dropouts = [
-            NOISE[kind](rate, width, self.dtype) if rate > 0 else None
+            self._noise_of(rate, kind, width)
             for rate, width in zip(rates, self.layer_units[:-1], strict=True)
         ]
         self.group_size = group_size
-        self._rates = [float(rate) for rate in rates]
+        self._rates = [None if rate == "auto" else float(rate) for rate in rates]
         self._grouped_step = None
         self._capacity = 0
+        if self.params is not None:
+            self._bind_learned_rates()
+
+    def _noise_of(self, rate, kind, width):
+        if rate == "auto":
+            return RelaxedBernoulli(width, self.dtype)
+        return NOISE[kind](rate, width, self.dtype) if rate > 0 else None
+
+    def _bind_learned_rates(self):
+        """Give every learned rate its logit in the flat parameter vector."""
+        learned = self.learned_rate_layers
+        if self.noise_params.size != len(learned):
+            self._allocate_params(len(learned))
+            self.noise_params[...] = logit(INITIAL_RATE)
+        for k, (_, noise) in enumerate(learned):
+            noise.bind(self.noise_params[k : k + 1], self.noise_grad[k : k + 1])
+
+    @property
+    def learned_rate_layers(self):
+        """``(layer, noise)`` of every layer whose dropout rate is learned."""
+        return [
+            (i, d)
+            for i, d in enumerate(self.dropouts)
+            if isinstance(d, RelaxedBernoulli)
+        ]
+
+    def load_learned_rates(self, rates):
+        """Set the learned layers' rates (one per learned layer, in order)."""
+        for (_, noise), rate in zip(self.learned_rate_layers, rates, strict=True):
+            noise.theta[0] = logit(min(max(rate, 1e-6), 1 - 1e-6))
+
+    def clip_learned_rates(self):
+        """Keep every learned rate strictly between 0 and 1."""
+        for _, noise in self.learned_rate_layers:
+            noise.clip()
+
+    @property
+    def dropout_rates(self):
+        """The current rate of each layer that can be dropped (0: none)."""
+        return [0.0 if d is None else float(d.rate) for d in self.dropouts]
 
     @property
     def has_dropout(self):
@@ -165,6 +222,7 @@ class Network:
         self._inputs = [None] * (self.n_layers - 1)
         # Gradient buffers are only needed for training: made by backward.
         self._deltas = None
+        self._input_deltas = None
         self._capacity = n_rows
 
     def _ensure_deltas(self):
@@ -189,6 +247,7 @@ class Network:
         n_rows = X.shape[0]
         self._ensure_capacity(n_rows)
         hidden = HIDDEN_ACTIVATIONS[self.activation]
+        self._clean_input = X
         A = self._noisy_input(X, rng)
         last = self.n_layers - 2
         for i in range(self.n_layers - 1):
@@ -234,6 +293,7 @@ class Network:
         """
         n_rows = y.shape[0]
         self._ensure_deltas()
+        self.noise_grad[...] = 0.0
         last = self.n_layers - 2
         delta = self._deltas[last][:n_rows]
         np.subtract(self._activations[-1][:n_rows], y, out=delta)
@@ -254,9 +314,27 @@ class Network:
             below = self._deltas[i - 1][:n_rows]
             np.matmul(delta, self.coefs[i].T, out=below)
             if dropout_on and self.dropouts[i] is not None:
+                self._add_learned_rate_gradient(i, self._activations[i][:n_rows], below)
                 self.dropouts[i].backward(below)
             derivative(self._activations[i][:n_rows], below, self._mask_like(below))
+        if dropout_on and isinstance(self.dropouts[0], RelaxedBernoulli):
+            # Only a learned input rate needs the gradient at the input.
+            upstream = self._input_delta(n_rows)
+            np.matmul(self._deltas[0][:n_rows], self.coefs[0].T, out=upstream)
+            self.dropouts[0].add_rate_gradient(self._clean_input, upstream)
         return weight_sum
+
+    def _add_learned_rate_gradient(self, layer, clean, upstream):
+        dropout = self.dropouts[layer]
+        if isinstance(dropout, RelaxedBernoulli):
+            dropout.add_rate_gradient(clean, upstream)
+
+    def _input_delta(self, n_rows):
+        buffer = getattr(self, "_input_deltas", None)
+        if buffer is None or buffer.shape[0] < n_rows:
+            buffer = np.empty((self._capacity, self.layer_units[0]), self.dtype)
+            self._input_deltas = buffer
+        return buffer[:n_rows]
 
     def loss(self, loss_name, y, sample_weight):
         """Loss of the last forward pass (without the L2 penalty)."""

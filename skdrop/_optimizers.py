@@ -127,6 +127,13 @@ class Optimizer:
         self.learning_rate_init = learning_rate_init
         self.learning_rate = float(learning_rate_init)
 
+    @property
+    def n_params(self):
+        """Length of the parameter vector of the state arrays (None: none)."""
+        for name in self.state_arrays:
+            return getattr(self, name).size
+        return None
+
     @classmethod
     def from_parameters(cls, n_params, dtype, parameters):
         """An optimiser configured from a mapping of estimator parameters."""

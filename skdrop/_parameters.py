@@ -44,7 +44,7 @@ class ParametersMixin:
         "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
         "learning_rate_init": [Interval(Real, 0, np.inf, closed="neither")],
         "power_t": [Interval(Real, 0, None, closed="left")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "shuffle": ["boolean"],
         "random_state": ["random_state"],
         "tol": [Interval(Real, 0, None, closed="left")],
@@ -62,8 +62,15 @@ class ParametersMixin:
             Options(Real, {np.inf}),
         ],
         "max_fun": [Interval(Integral, 1, None, closed="left")],
-        "dropout_rate": ["array-like", Interval(Real, 0, 1, closed="left")],
-        "input_dropout_rate": [Interval(Real, 0, 1, closed="left")],
+        "dropout_rate": [
+            "array-like",
+            Interval(Real, 0, 1, closed="left"),
+            StrOptions({"auto"}),
+        ],
+        "input_dropout_rate": [
+            Interval(Real, 0, 1, closed="left"),
+            StrOptions({"auto"}),
+        ],
         "dropout_type": [StrOptions(set(NOISE))],
         "max_norm": [None, Interval(Real, 0, None, closed="neither")],
         "dropout_group_size": [
@@ -92,6 +99,8 @@ class ParametersMixin:
         ``set_params`` after ``fit``.
         """
         rates = self.dropout_rate
+        if _is_auto(rates):
+            rates = ["auto"] * n_hidden
         try:
             ndim = np.ndim(rates)
         except ValueError:  # a ragged nested sequence
@@ -105,20 +114,20 @@ class ParametersMixin:
                 f"sequence of {n_hidden} such floats, one per hidden layer. "
                 f"Got {self.dropout_rate!r:.200} instead."
             )
-        if not all(_is_rate(rate) for rate in rates):
+        if not all(_is_rate(rate) or _is_auto(rate) for rate in rates):
             raise InvalidParameterError(
                 "The 'dropout_rate' parameter of "
                 f"{type(self).__name__} must be a float in the range [0, 1), "
-                "or a sequence of such floats, one per hidden layer. "
+                "'auto', or a sequence of such floats, one per hidden layer. "
                 f"Got {self.dropout_rate!r:.200} instead."
             )
-        if not _is_rate(self.input_dropout_rate):
+        if not (_is_rate(self.input_dropout_rate) or _is_auto(self.input_dropout_rate)):
             raise InvalidParameterError(
                 "The 'input_dropout_rate' parameter of "
-                f"{type(self).__name__} must be a float in the range [0, 1). "
-                f"Got {self.input_dropout_rate!r:.200} instead."
+                f"{type(self).__name__} must be a float in the range [0, 1) "
+                f"or 'auto'. Got {self.input_dropout_rate!r:.200} instead."
             )
-        return [float(self.input_dropout_rate)] + [float(r) for r in rates]
+        return [_rate(self.input_dropout_rate)] + [_rate(r) for r in rates]
 
     def _check_max_norm(self):
         if self.max_norm is not None and self.solver not in OPTIMIZERS:
@@ -157,6 +166,26 @@ class ParametersMixin:
                 "hidden layers."
             )
 
+    def _check_learned_rate_settings(self):
+        """Learned rates train a relaxed Bernoulli mask per row: refuse the
+        settings that need another mask."""
+        name = "dropout_rate" if _is_auto(self.dropout_rate) else "input_dropout_rate"
+        if self.dropout_group_size is not None:
+            raise ValueError(
+                f"{name}='auto' cannot be used with dropout_group_size="
+                f"{self.dropout_group_size!r}: a learned rate trains through a "
+                "relaxed mask drawn for every row, while shared masks skip the "
+                "dropped units' weights. Set dropout_group_size=None or give "
+                "fixed rates."
+            )
+        if self.dropout_type != "bernoulli":
+            raise ValueError(
+                f"{name}='auto' cannot be used with dropout_type="
+                f"{self.dropout_type!r}: learned rates are those of Bernoulli "
+                "dropout (Concrete dropout). Use dropout_type='bernoulli' or "
+                "give fixed rates."
+            )
+
     def _check_dropout_settings(self, rates):
         if self.solver == "lbfgs" and any(rates):
             raise ValueError(
@@ -165,6 +194,8 @@ class ParametersMixin:
                 "loss and gradient. Use solver='adam' or 'sgd', or set "
                 "dropout_rate=0 and input_dropout_rate=0."
             )
+        if "auto" in rates:
+            self._check_learned_rate_settings()
         if (
             self.dropout_group_size is not None
             and not NOISE[self.dropout_type].zeroes_dropped_units
@@ -186,6 +217,16 @@ class ParametersMixin:
                 UserWarning,
                 stacklevel=3,
             )
+
+
+def _is_auto(rate):
+    """Whether a rate parameter asks for learned rates."""
+    return isinstance(rate, str) and rate == "auto"
+
+
+def _rate(rate):
+    """A layer's rate: a float, or ``'auto'`` for a learned one."""
+    return "auto" if _is_auto(rate) else float(rate)
 
 
 def _physical_memory():

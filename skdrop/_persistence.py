@@ -82,6 +82,8 @@ class PersistenceMixin:
                 _fail("_optimizer", "is set, but the model has no coefs_")
             coefs = state["coefs_"]
             n_params = sum(c.size for c in coefs + state["intercepts_"])
+            # Learned dropout rates are trained with the weights.
+            n_params += len(state.get("_learned_rate_layers", []))
             state["_optimizer"] = Optimizer.from_state(
                 state["_optimizer"], n_params, coefs[0].dtype
             )
@@ -169,7 +171,38 @@ def check_fitted_state(state, kind=None):
             _fail("feature_names_in_", "must hold one name per feature")
     if "noise_variance_" in state:
         _check_noise_variance(state["noise_variance_"], n_outputs)
+    _check_dropout_rates(state, n_hidden=len(coefs) - 1)
     _check_generator_state(state.get("_rng_state"))
+
+
+def _is_rate(value):
+    return _is_real(value) and 0 <= value < 1
+
+
+def _check_dropout_rates(state, n_hidden):
+    """The rates a fit used (fixed or learned) and the layers it learned."""
+    if "dropout_rates_" in state:
+        rates = state["dropout_rates_"]
+        if not (
+            isinstance(rates, np.ndarray)
+            and rates.shape == (n_hidden,)
+            and all(_is_rate(r) for r in rates.tolist())
+        ):
+            _fail("dropout_rates_", f"must be {n_hidden} rates in [0, 1)")
+    if "input_dropout_rate_" in state and not _is_rate(state["input_dropout_rate_"]):
+        _fail("input_dropout_rate_", "must be a rate in [0, 1)")
+    learned = state.get("_learned_rate_layers", [])
+    if not (
+        isinstance(learned, list)
+        and all(_is_count(i) and i <= n_hidden for i in learned)
+        and len(set(learned)) == len(learned)
+    ):
+        _fail("_learned_rate_layers", f"must be distinct layers 0..{n_hidden}")
+    if learned and not {"dropout_rates_", "input_dropout_rate_"} <= state.keys():
+        _fail("_learned_rate_layers", "is set, but the learned rates are missing")
+    curve = state.get("dropout_free_loss_curve_")
+    if curve is not None and not _is_list_of_reals(curve):
+        _fail("dropout_free_loss_curve_", "must be a list of numbers or None")
 
 
 def _is_name_in(name, registry):

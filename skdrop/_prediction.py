@@ -74,11 +74,27 @@ class PredictionMixin:
         self._check_n_samples(n_samples)
         network = self._prediction_network(self.coefs_[0].dtype)
         self._check_parameters_in_use(("dropout_type",))
-        network.set_dropout(
-            self._dropout_rates(len(self.coefs_) - 1), self.dropout_type
-        )
+        network.set_dropout(self._prediction_rates(), self.dropout_type)
         rng = generator_from(random_state)
         return monte_carlo_outputs(network, X, n_samples, rng, out)
+
+    def _prediction_rates(self):
+        """The rates of Monte Carlo passes: the parameters' rates as they are
+        now, with every ``'auto'`` replaced by the rate learned in ``fit``."""
+        rates = self._dropout_rates(len(self.coefs_) - 1)
+        if "auto" not in rates:
+            return rates
+        if getattr(self, "dropout_rates_", None) is None:
+            raise ValueError(
+                f"This {type(self).__name__} was fitted without learned dropout "
+                "rates, but its dropout rates are now 'auto': fit it again, or "
+                "set the rates it was fitted with."
+            )
+        learned = [self.input_dropout_rate_, *self.dropout_rates_]
+        return [
+            float(fitted) if rate == "auto" else rate
+            for rate, fitted in zip(rates, learned, strict=True)
+        ]
 
     @property
     def _mc_seed(self):

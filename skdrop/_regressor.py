@@ -1,12 +1,14 @@
 """DropoutMLPRegressor: targets, Monte Carlo mean and predictive std."""
 
 import copy
+import math
 import warnings
 from numbers import Real
 from typing import Self
 
 import numpy as np
 import numpy.typing as npt
+from scipy.optimize import minimize_scalar
 from sklearn.base import RegressorMixin, _fit_context, clone
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.metrics import r2_score
@@ -30,6 +32,42 @@ from ._validation import validate_numeric_data
 
 # The fewest held-out rows worth measuring the noise on.
 MIN_NOISE_HOLDOUT_ROWS = 5
+# Training rows of the noise estimate without held-out rows: enough for a
+# variance, and a bounded cost on large data.
+MAX_NOISE_ROWS = 20_000
+
+
+def best_noise_variance(residuals, model_variance, weights=None):
+    """The noise variance ``s`` that maximises the Gaussian log-likelihood
+    of ``residuals`` with variances ``model_variance + s``.
+
+    Searched on a log scale between a millionth and ten times the mean
+    squared residual (the likelihood has one maximum there unless the model
+    variance alone over-covers, when the smallest value is returned).
+    """
+    squared = np.asarray(residuals, dtype=np.float64) ** 2
+    model_variance = np.asarray(model_variance, dtype=np.float64)
+    scale = max(float(np.average(squared, weights=weights)), 1e-300)
+
+    def negative_log_likelihood(log_noise):
+        variance = model_variance + scale * math.exp(log_noise)
+        terms = np.log(variance) + squared / variance
+        return float(np.average(terms, weights=weights))
+
+    result = minimize_scalar(
+        negative_log_likelihood, bounds=(math.log(1e-6), math.log(10.0)),
+        method="bounded", options={"xatol": 1e-3},
+    )  # fmt: skip
+    return scale * math.exp(result.x)
+
+
+def _relative_weights(sample_weight):
+    """Sample weights relative to the largest: tiny weights neither underflow
+    in w * r**2 nor overflow 1 / sum(w)."""
+    if sample_weight is None:
+        return None
+    sample_weight = np.asarray(sample_weight, dtype=np.float64)
+    return sample_weight / sample_weight.max()
 
 
 class DropoutMLPRegressor(RegressorMixin, BaseDropoutMLP):
@@ -328,9 +366,11 @@ class DropoutMLPRegressor(RegressorMixin, BaseDropoutMLP):
 
     def _after_fit(self, X, y, sample_weight, validation):
         """``noise_variance_`` from the validation rows, else the training rows."""
-        rows = validation if validation is not None else (X, y, sample_weight)
         try:
-            self.noise_variance_ = self._mean_squared_residual(*rows)
+            if validation is not None:
+                self.noise_variance_ = self._held_out_noise_variance(*validation)
+            else:
+                self.noise_variance_ = self._noisy_squared_residual(X, y, sample_weight)
         except ValueError as exc:  # the output overflowed: the fit diverged
             raise NonFiniteTrainingError(
                 "the output of the trained network became infinite or NaN"
@@ -347,15 +387,48 @@ class DropoutMLPRegressor(RegressorMixin, BaseDropoutMLP):
             sample_weight = np.asarray(sample_weight, dtype=np.float64)
         return {"noise_variance_": twin._mean_squared_residual(X, y, sample_weight)}
 
+    def _held_out_noise_variance(self, X, y, sample_weight):
+        """The noise variance under which ``return_std`` fits the held-out rows best.
+
+        On rows the network was not trained on, each row's predictive
+        distribution is a Gaussian with the Monte Carlo mean and the Monte
+        Carlo variance plus the noise variance; the noise variance is the
+        one that maximises the rows' log-likelihood (per output).
+        """
+        samples = self._monte_carlo_outputs(X, DEFAULT_MC_SAMPLES, self._mc_seed)
+        weights = _relative_weights(sample_weight)
+        residuals = y.reshape(len(y), -1) - samples.mean(axis=0)
+        model_variance = samples.var(axis=0)
+        return np.array(
+            [
+                best_noise_variance(residuals[:, k], model_variance[:, k], weights)
+                for k in range(residuals.shape[1])
+            ]
+        )
+
+    def _noisy_squared_residual(self, X, y, sample_weight):
+        """Mean squared residual of one thinned network per training row.
+
+        The whole network's training residuals shrink towards zero as it
+        fits its rows closely; those of the thinned networks, which dropout
+        keeps from memorising, are an upper estimate of the noise (they
+        also hold part of the model's variance), so ``return_std`` errs on
+        the wide side. Without dropout this is the plain training residual.
+        """
+        rows = slice(None, MAX_NOISE_ROWS)
+        sample = self._monte_carlo_outputs(X[rows], 1, self._mc_seed)[0]
+        weights = _relative_weights(
+            None if sample_weight is None else sample_weight[rows]
+        )
+        residuals = y[rows].reshape(sample.shape[0], -1) - sample
+        return np.average(residuals**2, axis=0, weights=weights)
+
     def _mean_squared_residual(self, X, y, sample_weight):
         """Per-output (weighted) mean squared residual of the whole network."""
-        if sample_weight is not None:
-            # Relative to the largest, tiny weights neither underflow in
-            # w * r**2 nor overflow 1 / sum(w).
-            sample_weight = np.asarray(sample_weight, dtype=np.float64)
-            sample_weight = sample_weight / sample_weight.max()
         residuals = y.reshape(len(y), -1) - self._forward(X)
-        return np.average(residuals**2, axis=0, weights=sample_weight)
+        return np.average(
+            residuals**2, axis=0, weights=_relative_weights(sample_weight)
+        )
 
     def estimate_noise_variance(
         self,

@@ -14,12 +14,25 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
 from ._optimizers import OPTIMIZERS
+from ._parameters import _is_auto
+from ._concrete import RatePrior
 from ._training import (
+    DropoutFreeLoss,
     EpochBatches,
     NoImprovementTracker,
     NonFiniteTrainingError,
     train_on_batch,
 )
+
+
+# scikit-learn's default number of epochs, which max_iter='auto' keeps
+# without dropout.
+DEFAULT_MAX_ITER = 200
+# Under dropout, max_iter='auto' allows at least this many optimiser steps,
+# and the stopping rule waits at least MIN_PATIENCE_STEPS steps for an
+# improvement; see docs/convergence.rst for the measurements behind them.
+MIN_DROPOUT_STEPS = 20_000
+MIN_PATIENCE_STEPS = 500
 
 
 class StochasticFitMixin:
@@ -30,11 +43,22 @@ class StochasticFitMixin:
             network.params.size, network.dtype, self.get_params(deep=False)
         )
 
-    def _reset_records(self):
-        """Empty records of the epoch loop, for the current ``early_stopping``."""
+    def _holds_out_rows(self, incremental=False):
+        """Whether ``fit`` judges training on held-out validation rows:
+        with ``early_stopping=True``, and with learned dropout rates, which
+        need an outside view (the rates that fit the training rows best
+        are the smallest; the held-out rows say when to stop and how large
+        the noise is). ``partial_fit`` never holds rows out."""
+        if incremental:
+            return False
+        learned = _is_auto(self.input_dropout_rate) or _is_auto(self.dropout_rate)
+        return bool(self.early_stopping) or learned
+
+    def _reset_records(self, incremental=False):
+        """Empty records of the epoch loop, for the current settings."""
         self.loss_curve_ = []
         self._no_improvement_count = 0
-        if self.early_stopping:
+        if self._holds_out_rows(incremental):
             self.validation_scores_ = []
             self.best_validation_score_ = -np.inf
             self.best_loss_ = None
@@ -43,7 +67,7 @@ class StochasticFitMixin:
             self.validation_scores_ = None
             self.best_validation_score_ = None
 
-    def _match_records_to_settings(self):
+    def _match_records_to_settings(self, incremental):
         """Make the records fit the settings of this call.
 
         A warm start or ``partial_fit`` after ``set_params`` changed
@@ -54,10 +78,11 @@ class StochasticFitMixin:
         loss_curve = getattr(self, "loss_curve_", None)
         tracks_scores = isinstance(getattr(self, "validation_scores_", None), list)
         tracks_loss = getattr(self, "best_loss_", None) is not None
+        holds_out = self._holds_out_rows(incremental)
         if not isinstance(loss_curve, list):
-            self._reset_records()
-        elif tracks_scores != self.early_stopping or tracks_loss == self.early_stopping:
-            self._reset_records()
+            self._reset_records(incremental)
+        elif tracks_scores != holds_out or tracks_loss == holds_out:
+            self._reset_records(incremental)
             self.loss_curve_ = loss_curve
 
     def _batch_size(self, n_samples):
@@ -108,30 +133,45 @@ class StochasticFitMixin:
     ):
         """Train by mini-batches; return the early-stopping rows, or ``None``."""
         previous = getattr(self, "_optimizer", None)
-        if not incremental or previous is None or previous.name != self.solver:
+        if (
+            not incremental
+            or previous is None
+            or previous.name != self.solver
+            or previous.n_params not in (None, network.params.size)
+        ):
             # partial_fit after set_params(solver=...) starts the new
             # optimiser's state afresh rather than step with the old one.
             self._optimizer = self._new_optimizer(network)
         self._optimizer.match_dtype(network.dtype)
-        self._match_records_to_settings()
+        self._match_records_to_settings(incremental)
         optimizer = self._optimizer
         # As in scikit-learn, n_iter_ counts the epochs of this call only;
         # loss_curve_ and t_ accumulate across warm starts and partial fits.
         self.n_iter_ = 0
         validation, best_params = None, None
-        if self.early_stopping:
+        if self._holds_out_rows(incremental):
             (X, y, sample_weight), validation = self._validation_split(
                 X, y, sample_weight, rng
             )
             best_params = network.params.copy()
         n_samples = X.shape[0]
-        batches = EpochBatches(
-            X, y, sample_weight, self._batch_size(n_samples), self.shuffle
-        )
+        batch_size = self._batch_size(n_samples)
+        batches = EpochBatches(X, y, sample_weight, batch_size, self.shuffle)
         noise_rng = rng if network.has_dropout else None
         loss_name = self._loss_name()
+        monitor = self._dropout_free_monitor(
+            network, X, y, sample_weight, penalty, batch_size
+        )
+        rate_prior = None
+        if network.learned_rate_layers:
+            rate_prior = RatePrior(
+                self._rows_seen(n_samples, incremental), loss_name, y.shape[1]
+            )
+        steps_per_epoch = -(-n_samples // batch_size)
+        patience = self._patience(network, steps_per_epoch)
+        max_epochs = self._epoch_budget(network, steps_per_epoch)
         try:
-            for _ in range(self.max_iter):
+            for _ in range(max_epochs):
                 progress.epoch_begin()
                 total_loss = 0.0
                 try:
@@ -142,7 +182,7 @@ class StochasticFitMixin:
                             continue
                         loss = train_on_batch(
                             network, optimizer, loss_name, penalty,
-                            X_batch, y_batch, sw_batch, noise_rng,
+                            X_batch, y_batch, sw_batch, noise_rng, rate_prior,
                         )  # fmt: skip
                         if self.max_norm is not None:
                             network.apply_max_norm(self.max_norm)
@@ -163,14 +203,14 @@ class StochasticFitMixin:
                     ) from None
                 converged = self._end_epoch(
                     network, optimizer, total_loss / n_samples, n_samples,
-                    validation, best_params,
+                    validation, best_params, monitor, patience,
                 )  # fmt: skip
                 # A callback may ask to stop, as a converged run does.
                 if progress.epoch_end() or converged or incremental:
                     break
-                if self.n_iter_ == self.max_iter:
+                if self.n_iter_ == max_epochs:
                     warnings.warn(
-                        f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
+                        f"Stochastic Optimizer: Maximum iterations ({max_epochs}) "
                         "reached and the optimization hasn't converged yet.",
                         ConvergenceWarning,
                         stacklevel=2,
@@ -181,7 +221,58 @@ class StochasticFitMixin:
             network.params[...] = best_params
         return validation
 
-    def _end_epoch(self, network, optimizer, loss, n_samples, validation, best_params):
+    def _dropout_free_monitor(self, network, X, y, sample_weight, penalty, batch_size):
+        """The stopping rule's objective under dropout (None without dropout,
+        where the training loss is already well defined)."""
+        if not network.has_dropout:
+            self.dropout_free_loss_curve_ = None
+            return None
+        if not isinstance(getattr(self, "dropout_free_loss_curve_", None), list):
+            self.dropout_free_loss_curve_ = []
+        return DropoutFreeLoss(
+            X, y, sample_weight, self._loss_name(), penalty, batch_size
+        )
+
+    def _rows_seen(self, n_samples, incremental):
+        """Training rows ``N`` behind the learned rates' regulariser: this
+        fit's rows, or every row ``partial_fit`` has seen so far."""
+        if incremental:
+            return self.t_ + n_samples
+        return n_samples
+
+    def _patience(self, network, steps_per_epoch):
+        """Epochs without improvement before the stopping rule fires.
+
+        ``n_iter_no_change`` epochs, as in scikit-learn. Under dropout, also
+        at least ``MIN_PATIENCE_STEPS`` optimiser steps: a small data set
+        makes few steps per epoch (two for 300 rows), too few for ten epochs
+        to show whether a noisy descent has stalled.
+        """
+        if not network.has_dropout:
+            return self.n_iter_no_change
+        return max(self.n_iter_no_change, -(-MIN_PATIENCE_STEPS // steps_per_epoch))
+
+    def _epoch_budget(self, network, steps_per_epoch):
+        """The most epochs of this call: ``max_iter``, or for ``'auto'`` 200
+        epochs (scikit-learn's default) and, under dropout, at least
+        ``MIN_DROPOUT_STEPS`` optimiser steps."""
+        if self.max_iter != "auto":
+            return self.max_iter
+        if not network.has_dropout:
+            return DEFAULT_MAX_ITER
+        return max(DEFAULT_MAX_ITER, -(-MIN_DROPOUT_STEPS // steps_per_epoch))
+
+    def _end_epoch(
+        self,
+        network,
+        optimizer,
+        loss,
+        n_samples,
+        validation,
+        best_params,
+        monitor=None,
+        patience=None,
+    ):
         """Record an epoch; return whether training should stop."""
         self.n_iter_ += 1
         self.loss_ = loss
@@ -189,11 +280,15 @@ class StochasticFitMixin:
         self.loss_curve_.append(loss)
         if self.verbose:
             print(f"Iteration {self.n_iter_}, loss = {loss:.8f}")
+        judged = loss
+        if monitor is not None:
+            judged = monitor(network)
+            self.dropout_free_loss_curve_.append(judged)
         if validation is None:
             tracker = NoImprovementTracker(
                 self.tol, self.best_loss_, self._no_improvement_count, False
             )
-            tracker.record(loss)
+            tracker.record(judged)
             self.best_loss_ = tracker.best
             what = "Training loss"
         else:
@@ -210,11 +305,13 @@ class StochasticFitMixin:
             what = "Validation score"
         self._no_improvement_count = tracker.count
         optimizer.iteration_ends(self.t_)
-        if tracker.count <= self.n_iter_no_change:
+        if patience is None:
+            patience = self.n_iter_no_change
+        if tracker.count <= patience:
             return False
         msg = (
             f"{what} did not improve more than tol={self.tol:f} for "
-            f"{self.n_iter_no_change} consecutive epochs."
+            f"{patience} consecutive epochs."
         )
         if optimizer.trigger_stopping(msg, self.verbose):
             return True

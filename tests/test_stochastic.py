@@ -15,6 +15,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 
 from skdrop import DropoutMLPClassifier, DropoutMLPRegressor
+from skdrop._stochastic import MIN_PATIENCE_STEPS
 
 
 def test_convergence_warning_when_max_iter_is_reached(classification):
@@ -26,10 +27,21 @@ def test_convergence_warning_when_max_iter_is_reached(classification):
 def test_tol_stops_training_before_max_iter(classification):
     X, y = classification
     clf = DropoutMLPClassifier(
-        max_iter=500, tol=10.0, n_iter_no_change=2, random_state=0
+        max_iter=500, tol=10.0, n_iter_no_change=2, dropout_rate=0.0, random_state=0
     ).fit(X, y)
     reference = MLPClassifier(max_iter=500, tol=10.0, n_iter_no_change=2).fit(X, y)
     assert clf.n_iter_ == reference.n_iter_ == 4
+
+
+def test_under_dropout_the_patience_is_at_least_min_patience_steps(classification):
+    # A small data set makes few steps per epoch: ten epochs of patience
+    # would be a few dozen noisy steps.
+    X, y = classification
+    clf = DropoutMLPClassifier(
+        max_iter=5000, tol=10.0, n_iter_no_change=2, random_state=0
+    ).fit(X, y)
+    steps_per_epoch = -(-len(y) // min(200, len(y)))
+    assert clf.n_iter_ == -(-MIN_PATIENCE_STEPS // steps_per_epoch) + 2
 
 
 def test_partial_fit_runs_one_epoch_per_call_and_accumulates(classification):
@@ -185,7 +197,14 @@ def test_verbose_lines_match_scikit_learn(ours, theirs, case, capsys, binary):
     X, y = binary
     params = {"hidden_layer_sizes": (6,), "random_state": 0, "verbose": True}
     params.update(CASES[case])
-    expected = _verbose_lines(theirs(**params), X, y, capsys)
+    reference = dict(params)
+    if "n_iter_no_change" in params:
+        # Under dropout, the patience is at least MIN_PATIENCE_STEPS steps.
+        steps_per_epoch = -(-len(y) // min(200, len(y)))
+        patience = max(2, -(-MIN_PATIENCE_STEPS // steps_per_epoch))
+        reference["n_iter_no_change"] = patience
+        reference["max_iter"] = params["max_iter"] = 3 * patience + 3
+    expected = _verbose_lines(theirs(**reference), X, y, capsys)
     got = _verbose_lines(ours(**params, dropout_rate=0.2), X, y, capsys)
     assert expected  # scikit-learn printed something to compare with
     assert got == expected
