@@ -10,6 +10,8 @@ unchanged (exit code 1).
 """
 
 import argparse
+import contextlib
+import io
 import math
 import os
 import sys
@@ -362,13 +364,37 @@ def compare(args, compare_parser):
     report = _compare_report.build_report(
         dataset, settings, summary, ratio, time.perf_counter() - start, __version__
     )
-    print(_compare_report.render_text(report))
-    _write_reports(args, report)
+    failed = _print(_compare_report.render_text(report))
+    # The files are written even if the terminal report could not be.
+    failed = _write_reports(args, report) or failed
+    if failed is not None:
+        raise ReportError(
+            f"cannot write to standard output ({failed.strerror or failed})"
+        )
     return report
 
 
+def _print(text):
+    """Print to stdout; return the error if it cannot take the text.
+
+    A full disk or a closed pipe on stdout is reported on one line instead
+    of a traceback; stdout then goes to /dev/null, or Python's flush at exit
+    would fail again with a second message.
+    """
+    try:
+        print(text, flush=True)
+    except OSError as exc:
+        with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return exc
+    return None
+
+
 def _write_reports(args, report):
-    """Every report asked for, all written or none changed."""
+    """Every report asked for, all written or none changed.
+
+    Returns the error of printing the "written" lines, if any.
+    """
     from . import _compare_files
 
     outputs = [
@@ -383,8 +409,10 @@ def _write_reports(args, report):
         raise ReportError(
             f"cannot write the reports ({exc}); the previous files are unchanged"
         ) from exc
+    failed = None
     for _, path, what, _, _ in outputs:
-        print(f"{what} written to {path}")
+        failed = _print(f"{what} written to {path}") or failed
+    return failed
 
 
 def _report_writer(option, path, report):

@@ -6,10 +6,12 @@ reports as they were.
 """
 
 import errno
+import io
 import json
 import os
 import signal
 import stat
+import sys
 
 import numpy as np
 import pytest
@@ -244,3 +246,25 @@ def test_ctrl_c_during_the_renames_is_held_until_all_are_done(tmp_path, monkeypa
         [(str(t), "w", lambda stream: stream.write("new")) for t in targets]
     )
     assert [t.read_text() for t in targets] == ["new"] * 3
+
+
+class _FullStream(io.StringIO):
+    """A stdout on a full disk."""
+
+    def write(self, text):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_a_full_stdout_is_one_line_and_the_files_are_still_written(
+    tmp_path, capsys, monkeypatch
+):
+    report = tmp_path / "r.json"
+    with monkeypatch.context() as patch:
+        patch.setattr(sys, "stdout", _FullStream())
+        code = main(["compare", "--json", str(report), *TINY])
+    assert code == 1
+    assert capsys.readouterr().err == (
+        "python -m skdrop compare: error: cannot write to standard output "
+        "(No space left on device)\n"
+    )
+    assert json.loads(report.read_text())["dataset"]["name"] == "iris"
