@@ -333,6 +333,7 @@ def compare(args, compare_parser):
         else:
             dataset = _compare_data.load_bundled(args.dataset or "digits")
         _compare_data.check_enough_rows(dataset, args.folds, args.inner_folds)
+        _compare_data.check_encoded_size(dataset)
     except _compare_data.DataError as exc:
         compare_parser.error(str(exc))
     n_jobs, capped = _workers(args.n_jobs, args.repeats * args.folds)

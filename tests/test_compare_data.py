@@ -159,3 +159,15 @@ def test_the_cap_is_reported_and_used(monkeypatch, capsys):
     assert seen == {"n_jobs": 2}
     err = capsys.readouterr().err
     assert "--n-jobs 1000 capped at 2 (2 outer splits, 2 cores)" in err
+
+
+@pytest.mark.usefixtures("no_work")
+def test_a_one_hot_encoding_too_big_for_memory_names_the_column(
+    capsys, tmp_path, monkeypatch
+):
+    # An identifier column: one category per row, a dense float64 input each.
+    path = csv_file(tmp_path / "d.csv", "a,id,y", [a, lambda i: f"id{i}", label])
+    monkeypatch.setattr("skdrop._parameters._physical_memory", lambda: 20_000)
+    line = usage_error(capsys, ["--csv", path, "--target", "y"])
+    assert "column 'id' of" in line and "has 40 distinct values" in line
+    assert "41 inputs for 40 rows" in line and "Drop the column" in line
