@@ -559,6 +559,11 @@ INVALID_CASES = [
     for cls in (DropoutMLPClassifier, DropoutMLPRegressor)
     for name, values in INVALID_PARAMS.items()
     for value in values
+] + [
+    # The classifier's only: wrong types, and dicts whose keys are not
+    # classes of y or whose weights are not finite non-negative numbers.
+    (DropoutMLPClassifier, "class_weight", value)
+    for value in ["heavy", 1.0, [1.0, 2.0], {2: 1.0}, {0: -1.0}, {0: np.nan}]
 ]
 
 
