@@ -30,6 +30,8 @@ def check_output_path(path, suffixes=None):
     """
     if not path:
         return "the path is empty"
+    if path.endswith((os.sep, os.altsep or os.sep)):
+        return f"{path!r} names a folder, not a file"
     target = os.path.realpath(path)
     folder = os.path.dirname(target)
     if os.path.isdir(target):

@@ -96,6 +96,7 @@ def test_unwritable_targets_are_refused_up_front(capsys, tmp_path, option):
     cases = {
         "": "the path is empty",
         "/dev/full": "is not a regular file",
+        str(tmp_path / "new-folder") + "/": "names a folder, not a file",
         str(fifo): "is not a regular file",
         str(tmp_path / ("x" * 300 + ".png")): "file name too long",
     }
