@@ -14,6 +14,7 @@ import collections
 import contextlib
 import functools
 import itertools
+import os
 import threading
 
 import threadpoolctl  # a dependency of scikit-learn
@@ -58,6 +59,9 @@ class _SharedLimit:
         self._active = collections.Counter()  # limit -> blocks running with it
         self._saved = None  # what restores the counts from before the first block
 
+    def reset_lock(self):
+        self._lock = threading.Lock()
+
     def enter(self, controller, limit):
         with self._lock:
             if not self._active:
@@ -91,6 +95,10 @@ def _release_openblas_control():
 
 
 _SHARED_LIMIT = _SharedLimit()
+if hasattr(os, "register_at_fork"):
+    # A child forked while another thread held the lock would wait for it
+    # forever: that thread does not exist in the child.
+    os.register_at_fork(after_in_child=_SHARED_LIMIT.reset_lock)
 
 
 def blas_thread_limit(layer_units, n_rows):

@@ -254,3 +254,17 @@ def test_nested_limits_take_the_lowest_and_come_back_in_order():
             assert max(_blas_threads()) == 1
         assert max(_blas_threads()) == 2
     assert max(_blas_threads()) == 2
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_child_forked_while_another_thread_holds_the_limit_can_use_it():
+    # The lock is held only while a limit changes; a fork at that moment
+    # used to leave the child waiting for a thread it does not have.
+    from skdrop._threads import _SHARED_LIMIT
+
+    with _SHARED_LIMIT._lock:  # as if another thread were changing the limit
+        pid = os.fork()
+        if pid == 0:  # the child: exit 0 if the lock can be taken
+            os._exit(0 if _SHARED_LIMIT._lock.acquire(timeout=2) else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
