@@ -16,10 +16,6 @@ import stat
 import threading
 
 
-class OutputError(ValueError):
-    """An output path that cannot be written (reported as a usage error)."""
-
-
 def check_output_path(path, suffixes=None):
     """The problem with writing a report to ``path``, or ``None``.
 
@@ -97,7 +93,10 @@ def write_all(outputs):
     Raises
     ------
     OSError
-        If a report cannot be written; no target has been changed then.
+        If a report cannot be written; no target has been changed then. (Only
+        a rename failing part-way, within one folder, would leave some
+        reports renewed: it needs the folder's permissions changed during
+        the run.)
     """
     written = []
     try:
