@@ -222,7 +222,8 @@ def build_parser():
         metavar="N",
         help="parallel workers over the cross-validation splits (default: "
         "%(default)s; -1: "
-        "one per core); each uses one BLAS thread",
+        "one per core); capped at one per split and per core; each uses one "
+        "BLAS thread",
     )
     run.add_argument(
         "--json",
