@@ -9,6 +9,7 @@ EXAMPLE_ORDER = [
     "plot_validation_curve.py",
     "plot_loss_curves.py",
     "plot_mc_dropout_regression.py",
+    "plot_conformal_intervals.py",
     "plot_partial_fit_streaming.py",
 ]
 
