@@ -150,3 +150,103 @@ def test_progress_bar_draws_on_a_terminal_and_degrades_without_rich(
     with _progress_bar(3, enabled=True) as advance:
         advance()
     assert capsys.readouterr() == ("", "")
+
+
+# -- calibration: temperature scaling and Monte Carlo averages ---------------
+
+
+def test_classification_report_scores_temperature_scaled_probabilities(
+    tmp_path, capsys
+):
+    out = tmp_path / "report.json"
+    main(["compare", "--dataset", "iris", "--json", str(out), *TINY])
+    text = capsys.readouterr().out
+    calibration = json.loads(out.read_text())["calibration"]
+    # Per setting: sklearn and skdrop scaled, skdrop's Monte Carlo average
+    # before and after scaling.
+    assert len(calibration["models"]) == 8
+    for name, model in calibration["models"].items():
+        assert ("accuracy" in model) == (model["variant"] == "mc_"), name
+        assert ("temperature" in model) == (model["variant"] != "mc_"), name
+        assert 0 <= model["ece"]["mean"] <= 1 and model["log_loss"]["mean"] >= 0
+        if "temperature" in model:
+            assert all(t > 0 for t in model["temperature"]["per_split"])
+    # log loss, Brier, ECE x plain / Monte Carlo x defaults / tuned.
+    assert len(calibration["differences"]) == 12
+    assert calibration["verdict"].startswith("Calibration verdict (both tuned")
+    assert "After temperature scaling" in text and calibration["verdict"] in text
+
+
+def test_regression_report_has_no_calibration(tmp_path):
+    out = tmp_path / "report.json"
+    main(["compare", "--dataset", "diabetes", "--json", str(out), *TINY])
+    assert "calibration" not in json.loads(out.read_text())
+
+
+def test_temperature_scaling_is_calibrated_classifier_cv_on_the_inner_folds():
+    """Fitting the temperature on the inner search's out-of-fold predictions
+    gives what CalibratedClassifierCV(ensemble=False) gives by refitting."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.preprocessing import LabelEncoder
+
+    from skdrop import _compare
+    from skdrop._compare_data import load_bundled
+
+    dataset = load_bundled("wine")
+    settings = _compare.Settings(
+        task="classification", hidden=(8,), max_iter=30, seed=0, repeats=1,
+        folds=2, inner_folds=2, n_jobs=1, alpha_grid=(1e-4, 0.1),
+        dropout_grid=(0.0, 0.5),
+    )  # fmt: skip
+    y = LabelEncoder().fit_transform(dataset.y)
+    train, test = settings.outer_splits(dataset.X, y)[0]
+    X_train, y_train = dataset.X[train], y[train]
+    for family in settings.families:
+        result = _compare._evaluate_family(family, dataset, y, train, test, settings)
+        for value in {family.default, result["chosen"]}:
+            fitted, _ = _compare._fit(
+                family, value, dataset, settings, X_train, y_train
+            )
+            reference = CalibratedClassifierCV(
+                fitted.model,
+                method="temperature",
+                cv=settings.inner_splits(X_train, y_train),
+                ensemble=False,
+            ).fit(X_train, y_train)
+            proba = reference.predict_proba(dataset.X[test])
+            expected = _compare._probability_scores(y[test], proba)
+            scores = result["outer"][value]
+            for key in ("log_loss", "brier", "ece"):
+                assert scores["ts_" + key] == pytest.approx(expected[key], rel=1e-9)
+            if family.key == "skdrop":
+                assert "mc_ts_log_loss" in scores
+                if value == 0.0:  # no dropout: the passes are the network
+                    assert scores["mc_log_loss"] == pytest.approx(
+                        scores["log_loss"], rel=1e-9
+                    )
+            else:
+                assert not any(key.startswith("mc_") for key in scores)
+
+
+def test_temperature_scaled_softens_overconfident_probabilities():
+    from skdrop._compare import temperature_scaled
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 600)
+    # Right 60 % of the time, but with probability 0.98.
+    predicted = np.where(rng.random(600) < 0.6, y, (y + 1) % 3)
+    proba = np.full((600, 4), 0.01)
+    proba[np.arange(600), predicted] = 0.98
+    proba[:, 3] = 0.0  # a class no training row had
+    proba /= proba.sum(axis=1, keepdims=True)
+    scaled, temperature = temperature_scaled(proba[:300], y[:300], proba[300:])
+    assert temperature > 2
+    np.testing.assert_allclose(scaled.sum(axis=1), 1.0)
+    assert (scaled[:, 3] == 0).all()
+    np.testing.assert_array_equal(scaled.argmax(axis=1), proba[300:].argmax(axis=1))
+    top = scaled.max(axis=1).mean()
+    assert 0.5 < top < 0.75  # near the 60 % accuracy, far from 0.98
+    # A single class leaves nothing to calibrate.
+    same, one = temperature_scaled(proba[:10], np.zeros(10, int), proba[10:20])
+    assert one == 1.0
+    np.testing.assert_array_equal(same, proba[10:20])
