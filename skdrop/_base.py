@@ -8,6 +8,7 @@
 
 import contextlib
 import copy
+import math
 from abc import ABCMeta, abstractmethod
 from typing import Self, TypeAlias
 
@@ -16,6 +17,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils.optimize import _check_optimize_result
+from sklearn.utils.validation import _num_samples
 
 from ._callbacks import CALLBACK_ATTRIBUTES, CallbackSupportMixin, FitProgress
 from ._losses import OUTPUT_ACTIVATION_OF_LOSS
@@ -150,8 +152,8 @@ class BaseDropoutMLP(
         """Labels to stratify the early-stopping split by, or ``None``."""
 
     @abstractmethod
-    def _score(self, X, y, sample_weight=None):
-        """Validation score of the current weights, without dropout."""
+    def _score_output(self, output, y, sample_weight=None):
+        """Validation score of the network's ``output`` for the encoded ``y``."""
 
     # -- randomness -----------------------------------------------------
     def _training_generator(self, reset):
@@ -229,19 +231,27 @@ class BaseDropoutMLP(
             self._validate_params()
         with self._restored_on_error():
             progress = FitProgress(
-                self, X, y, sample_weight, self._max_epochs(incremental)
+                self, X, y, sample_weight, self._max_epochs(X, incremental)
             )
             return self._fit_unguarded(X, y, sample_weight, incremental, progress)
 
-    def _max_epochs(self, incremental):
-        """How many epochs this call may run, for the callbacks' task tree."""
+    def _max_epochs(self, X, incremental):
+        """How many epochs this call may run, for the callbacks' task tree
+        (an upper bound: the rows held out are not known yet)."""
         if self.solver not in OPTIMIZERS:
             return 0
         if incremental:
             return 1
-        # 'auto' is known once the data are: the progress bar shows the cap
-        # of a fit without dropout.
-        return DEFAULT_MAX_ITER if self.max_iter == "auto" else self.max_iter
+        if self.max_iter != "auto":
+            return self.max_iter
+        try:
+            n_rows = _num_samples(X)
+        except TypeError:  # invalid data: fit refuses them in a moment
+            return DEFAULT_MAX_ITER
+        if self._holds_out_rows(n_rows):
+            n_rows -= math.ceil(self.validation_fraction * n_rows)
+        n_rows = max(n_rows, 1)
+        return self._epoch_budget(True, -(-n_rows // self._rows_per_batch(n_rows)))
 
     def _fit_unguarded(self, X, y, sample_weight, incremental, progress):
         hidden_sizes = self._hidden_layer_sizes()

@@ -7,7 +7,6 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import log_expit, log_softmax
 from sklearn.base import ClassifierMixin, _fit_context
-from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.metaestimators import available_if
@@ -245,7 +244,7 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
         learning_rate="constant",
         learning_rate_init=0.001,
         power_t=0.5,
-        max_iter=200,
+        max_iter="auto",
         shuffle=True,
         random_state=None,
         tol=1e-4,
@@ -445,12 +444,18 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
                 )
         return np.array([float(self.class_weight.get(label, 1.0)) for label in classes])
 
-    def _score(self, X, y, sample_weight=None):
-        output = self._forward(X)
-        y_true = self._label_binarizer.inverse_transform(y)
-        return accuracy_score(
-            y_true, self._labels_from(output), sample_weight=sample_weight
-        )
+    def _score_output(self, output, y, sample_weight=None):
+        """Accuracy of the network's ``output`` against the encoded ``y``.
+
+        Compared in the encoding, as the labels would be: the largest
+        probability for several classes, a 0.5 threshold per output
+        otherwise (all outputs must match for a multilabel row).
+        """
+        if self._label_binarizer.y_type_ == "multiclass":
+            correct = output.argmax(axis=1) == y.argmax(axis=1)
+        else:
+            correct = ((output > 0.5) == (y > 0.5)).all(axis=1)
+        return float(np.average(correct, weights=sample_weight))
 
     def _labels_from(self, output):
         if self.n_outputs_ == 1:

@@ -20,7 +20,7 @@ import scipy.sparse as sp
 
 from ._activations import DERIVATIVES, HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from ._activations import init_bound as _init_bound
-from ._concrete import INITIAL_RATE, RelaxedBernoulli, logit
+from ._concrete import INITIAL_RATE, RelaxedBernoulli
 from ._losses import LOSSES
 from ._noise import NOISE
 from ._submatrix import (
@@ -158,11 +158,13 @@ class Network:
     def _bind_learned_rates(self):
         """Give every learned rate its logit in the flat parameter vector."""
         learned = self.learned_rate_layers
-        if self.noise_params.size != len(learned):
+        fresh = self.noise_params.size != len(learned)
+        if fresh:
             self._allocate_params(len(learned))
-            self.noise_params[...] = logit(INITIAL_RATE)
         for k, (_, noise) in enumerate(learned):
             noise.bind(self.noise_params[k : k + 1], self.noise_grad[k : k + 1])
+            if fresh:
+                noise.rate = INITIAL_RATE
 
     @property
     def learned_rate_layers(self):
@@ -176,7 +178,7 @@ class Network:
     def load_learned_rates(self, rates):
         """Set the learned layers' rates (one per learned layer, in order)."""
         for (_, noise), rate in zip(self.learned_rate_layers, rates, strict=True):
-            noise.theta[0] = logit(min(max(rate, 1e-6), 1 - 1e-6))
+            noise.rate = rate
 
     def clip_learned_rates(self):
         """Keep every learned rate strictly between 0 and 1."""

@@ -11,7 +11,6 @@ import numpy.typing as npt
 from scipy.optimize import minimize_scalar
 from sklearn.base import RegressorMixin, _fit_context, clone
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
-from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.utils import assert_all_finite
 from sklearn.utils._param_validation import InvalidParameterError, StrOptions
@@ -59,6 +58,23 @@ def best_noise_variance(residuals, model_variance, weights=None):
         method="bounded", options={"xatol": 1e-3},
     )  # fmt: skip
     return scale * math.exp(result.x)
+
+
+def coefficient_of_determination(y, prediction, sample_weight=None):
+    """``r2_score(y, prediction, sample_weight)`` for 2-D float arrays, without
+    its input checks (it runs once per epoch on the validation rows).
+
+    An output whose targets are constant scores 1 if predicted exactly and
+    0 otherwise, as with ``r2_score``'s ``force_finite=True``.
+    """
+    weights = None if sample_weight is None else sample_weight[:, np.newaxis]
+    residual = np.sum((y - prediction) ** 2 * (1 if weights is None else weights), 0)
+    mean = np.average(y, axis=0, weights=sample_weight)
+    spread = np.sum((y - mean) ** 2 * (1 if weights is None else weights), 0)
+    scores = np.where(residual == 0, 1.0, 0.0)
+    varying = spread != 0
+    scores[varying] = 1.0 - residual[varying] / spread[varying]
+    return float(np.mean(scores))
 
 
 def _relative_weights(sample_weight):
@@ -276,7 +292,7 @@ class DropoutMLPRegressor(RegressorMixin, BaseDropoutMLP):
         learning_rate="constant",
         learning_rate_init=0.001,
         power_t=0.5,
-        max_iter=200,
+        max_iter="auto",
         shuffle=True,
         random_state=None,
         tol=1e-4,
@@ -361,8 +377,9 @@ class DropoutMLPRegressor(RegressorMixin, BaseDropoutMLP):
     def _stratify_labels(self, y):
         return None
 
-    def _score(self, X, y, sample_weight=None):
-        return r2_score(y, self._forward(X), sample_weight=sample_weight)
+    def _score_output(self, output, y, sample_weight=None):
+        """R² of ``output`` (averaged over outputs, as ``r2_score`` does)."""
+        return coefficient_of_determination(y, output, sample_weight)
 
     def _after_fit(self, X, y, sample_weight, validation):
         """``noise_variance_`` from the validation rows, else the training rows."""

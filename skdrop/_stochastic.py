@@ -7,15 +7,17 @@ loops over epochs of mini-batches (the arithmetic of a step is
 (``loss_curve_``, ``validation_scores_``, ``best_loss_``, ``t_``).
 """
 
+import math
 import warnings
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
+from ._concrete import RatePrior, mean_squared_residual
+from ._losses import LOSSES
 from ._optimizers import OPTIMIZERS
 from ._parameters import _is_auto
-from ._concrete import RatePrior
 from ._training import (
     DropoutFreeLoss,
     EpochBatches,
@@ -23,7 +25,6 @@ from ._training import (
     NonFiniteTrainingError,
     train_on_batch,
 )
-
 
 # scikit-learn's default number of epochs, which max_iter='auto' keeps
 # without dropout.
@@ -33,6 +34,8 @@ DEFAULT_MAX_ITER = 200
 # improvement; see docs/convergence.rst for the measurements behind them.
 MIN_DROPOUT_STEPS = 20_000
 MIN_PATIENCE_STEPS = 500
+# Learned rates hold rows out only if at least this many would be held out.
+MIN_LEARNED_HOLDOUT_ROWS = 10
 
 
 class StochasticFitMixin:
@@ -43,22 +46,27 @@ class StochasticFitMixin:
             network.params.size, network.dtype, self.get_params(deep=False)
         )
 
-    def _holds_out_rows(self, incremental=False):
+    def _holds_out_rows(self, n_samples, incremental=False):
         """Whether ``fit`` judges training on held-out validation rows:
         with ``early_stopping=True``, and with learned dropout rates, which
         need an outside view (the rates that fit the training rows best
         are the smallest; the held-out rows say when to stop and how large
-        the noise is). ``partial_fit`` never holds rows out."""
+        the noise is) unless fewer than ``MIN_LEARNED_HOLDOUT_ROWS`` rows
+        would be held out. ``partial_fit`` never holds rows out."""
         if incremental:
             return False
+        if self.early_stopping:
+            return True
         learned = _is_auto(self.input_dropout_rate) or _is_auto(self.dropout_rate)
-        return bool(self.early_stopping) or learned
+        n_held_out = math.ceil(self.validation_fraction * n_samples)
+        return learned and n_held_out >= MIN_LEARNED_HOLDOUT_ROWS
 
-    def _reset_records(self, incremental=False):
-        """Empty records of the epoch loop, for the current settings."""
+    def _reset_records(self, holds_out=False):
+        """Empty records of the epoch loop, tracking the validation score
+        if rows are held out, else the loss."""
         self.loss_curve_ = []
         self._no_improvement_count = 0
-        if self._holds_out_rows(incremental):
+        if holds_out:
             self.validation_scores_ = []
             self.best_validation_score_ = -np.inf
             self.best_loss_ = None
@@ -67,7 +75,7 @@ class StochasticFitMixin:
             self.validation_scores_ = None
             self.best_validation_score_ = None
 
-    def _match_records_to_settings(self, incremental):
+    def _match_records_to_settings(self, holds_out):
         """Make the records fit the settings of this call.
 
         A warm start or ``partial_fit`` after ``set_params`` changed
@@ -78,11 +86,10 @@ class StochasticFitMixin:
         loss_curve = getattr(self, "loss_curve_", None)
         tracks_scores = isinstance(getattr(self, "validation_scores_", None), list)
         tracks_loss = getattr(self, "best_loss_", None) is not None
-        holds_out = self._holds_out_rows(incremental)
         if not isinstance(loss_curve, list):
-            self._reset_records(incremental)
+            self._reset_records(holds_out)
         elif tracks_scores != holds_out or tracks_loss == holds_out:
-            self._reset_records(incremental)
+            self._reset_records(holds_out)
             self.loss_curve_ = loss_curve
 
     def _batch_size(self, n_samples):
@@ -143,13 +150,14 @@ class StochasticFitMixin:
             # optimiser's state afresh rather than step with the old one.
             self._optimizer = self._new_optimizer(network)
         self._optimizer.match_dtype(network.dtype)
-        self._match_records_to_settings(incremental)
+        holds_out = self._holds_out_rows(X.shape[0], incremental)
+        self._match_records_to_settings(holds_out)
         optimizer = self._optimizer
         # As in scikit-learn, n_iter_ counts the epochs of this call only;
         # loss_curve_ and t_ accumulate across warm starts and partial fits.
         self.n_iter_ = 0
         validation, best_params = None, None
-        if self._holds_out_rows(incremental):
+        if holds_out:
             (X, y, sample_weight), validation = self._validation_split(
                 X, y, sample_weight, rng
             )
@@ -160,7 +168,7 @@ class StochasticFitMixin:
         noise_rng = rng if network.has_dropout else None
         loss_name = self._loss_name()
         monitor = self._dropout_free_monitor(
-            network, X, y, sample_weight, penalty, batch_size
+            network, X, y, sample_weight, penalty, batch_size, validation
         )
         rate_prior = None
         if network.learned_rate_layers:
@@ -169,7 +177,7 @@ class StochasticFitMixin:
             )
         steps_per_epoch = -(-n_samples // batch_size)
         patience = self._patience(network, steps_per_epoch)
-        max_epochs = self._epoch_budget(network, steps_per_epoch)
+        max_epochs = self._epoch_budget(network.has_dropout, steps_per_epoch)
         try:
             for _ in range(max_epochs):
                 progress.epoch_begin()
@@ -203,7 +211,7 @@ class StochasticFitMixin:
                     ) from None
                 converged = self._end_epoch(
                     network, optimizer, total_loss / n_samples, n_samples,
-                    validation, best_params, monitor, patience,
+                    validation, best_params, monitor, patience, rate_prior,
                 )  # fmt: skip
                 # A callback may ask to stop, as a converged run does.
                 if progress.epoch_end() or converged or incremental:
@@ -221,14 +229,19 @@ class StochasticFitMixin:
             network.params[...] = best_params
         return validation
 
-    def _dropout_free_monitor(self, network, X, y, sample_weight, penalty, batch_size):
-        """The stopping rule's objective under dropout (None without dropout,
-        where the training loss is already well defined)."""
+    def _dropout_free_monitor(
+        self, network, X, y, sample_weight, penalty, batch_size, validation
+    ):
+        """The stopping rule's objective under dropout: None without dropout,
+        where the training loss is already well defined, and with held-out
+        rows, whose loss is recorded instead (see :meth:`_end_epoch`)."""
         if not network.has_dropout:
             self.dropout_free_loss_curve_ = None
             return None
         if not isinstance(getattr(self, "dropout_free_loss_curve_", None), list):
             self.dropout_free_loss_curve_ = []
+        if validation is not None:
+            return None
         return DropoutFreeLoss(
             X, y, sample_weight, self._loss_name(), penalty, batch_size
         )
@@ -252,13 +265,13 @@ class StochasticFitMixin:
             return self.n_iter_no_change
         return max(self.n_iter_no_change, -(-MIN_PATIENCE_STEPS // steps_per_epoch))
 
-    def _epoch_budget(self, network, steps_per_epoch):
+    def _epoch_budget(self, has_dropout, steps_per_epoch):
         """The most epochs of this call: ``max_iter``, or for ``'auto'`` 200
         epochs (scikit-learn's default) and, under dropout, at least
         ``MIN_DROPOUT_STEPS`` optimiser steps."""
         if self.max_iter != "auto":
             return self.max_iter
-        if not network.has_dropout:
+        if not has_dropout:
             return DEFAULT_MAX_ITER
         return max(DEFAULT_MAX_ITER, -(-MIN_DROPOUT_STEPS // steps_per_epoch))
 
@@ -272,8 +285,15 @@ class StochasticFitMixin:
         best_params,
         monitor=None,
         patience=None,
+        rate_prior=None,
     ):
-        """Record an epoch; return whether training should stop."""
+        """Record an epoch; return whether training should stop.
+
+        Without held-out rows, the stopping rule reads the training loss,
+        or under dropout the ``monitor``'s loss without dropout. With them,
+        it reads their score, and one pass of the whole network over them
+        also gives the curve without dropout and the learned rates' unit.
+        """
         self.n_iter_ += 1
         self.loss_ = loss
         self.t_ += n_samples
@@ -292,7 +312,17 @@ class StochasticFitMixin:
             self.best_loss_ = tracker.best
             what = "Training loss"
         else:
-            score = self._score(*validation)
+            X_val, y_val, sw_val = validation
+            output = network.predict(X_val)
+            score = self._score_output(output, y_val, sw_val)
+            if self.dropout_free_loss_curve_ is not None:
+                self.dropout_free_loss_curve_.append(
+                    LOSSES[self._loss_name()](y_val, output, sw_val)
+                )
+            if rate_prior is not None:
+                rate_prior.held_out_squared_residual = mean_squared_residual(
+                    y_val, output, sw_val
+                )
             self.validation_scores_.append(score)
             if self.verbose:
                 print(f"Validation score: {score:f}")

@@ -30,6 +30,12 @@ PAIRS = [
 ]
 
 
+# Defaults that differ from scikit-learn's, each a row of the parity table in
+# docs/user_guide.rst: max_iter='auto' is 200 without dropout and lets small
+# data sets reach 20,000 steps under dropout.
+DIFFERENT_DEFAULTS = {"max_iter": "auto"}
+
+
 def _params(cls):
     return list(inspect.signature(cls).parameters.values())
 
@@ -44,7 +50,8 @@ def test_every_sklearn_parameter_has_the_same_default_and_position(ours, theirs)
         p.name for p in their_params
     ]
     for mine, reference in zip(our_params, their_params, strict=False):
-        assert mine.default == reference.default, mine.name
+        expected = DIFFERENT_DEFAULTS.get(mine.name, reference.default)
+        assert mine.default == expected, mine.name
         assert mine.kind == reference.kind, mine.name
     ours_only = [p.name for p in our_params[len(their_params) :]]
     assert ours_only[: len(DROPOUT_PARAMS)] == DROPOUT_PARAMS
@@ -371,7 +378,9 @@ def test_per_layer_rates_reach_the_right_layers(recorded_networks, Estimator, ki
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         estimator.fit(X, y)
-    (trained,) = [n for n in recorded_networks if n.has_dropout]
+    # The regressor's noise estimate after fit runs a prediction network.
+    trained = next(n for n in recorded_networks if n.has_dropout)
+    assert trained.params is not None
     recorded_networks.clear()
     estimator.predict_samples(X, n_samples=1, random_state=0)
     (predicting,) = recorded_networks

@@ -5,7 +5,7 @@ That predict uses the whole network without masks: test_prediction.py."""
 import numpy as np
 import pytest
 from sklearn.datasets import make_classification, make_multilabel_classification
-from sklearn.metrics import log_loss
+from sklearn.metrics import accuracy_score, log_loss
 
 from skdrop import DropoutMLPClassifier
 
@@ -65,12 +65,19 @@ def test_predict_log_proba_stays_finite_for_extreme_logits():
 
 
 def test_dropout_generalises_better_than_no_dropout_on_an_overfitting_problem():
-    """A wide network on few noisy samples: dropout lowers held-out log loss."""
+    """A wide network on few noisy samples, trained for the same number of
+    epochs with and without dropout: dropout lowers held-out log loss."""
     X, y = make_classification(
         n_samples=600, n_features=40, n_informative=8, flip_y=0.1, random_state=0
     )
     X_train, X_test, y_train, y_test = X[:150], X[150:], y[:150], y[150:]
-    kwargs = dict(hidden_layer_sizes=(512,), alpha=0.0, max_iter=300, random_state=0)
+    kwargs = dict(
+        hidden_layer_sizes=(512,),
+        alpha=0.0,
+        max_iter=200,
+        n_iter_no_change=np.inf,
+        random_state=0,
+    )
     losses = {
         rate: log_loss(
             y_test,
@@ -98,3 +105,23 @@ def test_partial_fit_needs_classes_first_and_rejects_unknown_ones(classification
     clf.partial_fit(X[y < 2], y[y < 2], classes=[0, 1])
     with pytest.raises(ValueError, match="not in"):
         clf.partial_fit(X, y)
+
+
+@pytest.mark.parametrize("kind", ["binary", "multiclass", "multilabel"])
+def test_validation_accuracy_is_scikit_learns(kind):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 4))
+    if kind == "binary":
+        y = (X[:, 0] > 0).astype(int)
+    elif kind == "multiclass":
+        y = np.digitize(X[:, 0], [-0.5, 0.5])
+    else:
+        y = (X[:, :3] > 0).astype(int)
+    clf = DropoutMLPClassifier(hidden_layer_sizes=(5,), max_iter=3, random_state=0)
+    clf.fit(X, y)
+    weights = rng.uniform(0.1, 2, size=60)
+    encoded = clf._label_binarizer.transform(y)
+    output = clf._forward(X)
+    assert clf._score_output(output, encoded, weights) == pytest.approx(
+        accuracy_score(y, clf.predict(X), sample_weight=weights)
+    )

@@ -13,6 +13,7 @@ from sklearn.model_selection import GridSearchCV
 from skdrop import DropoutMLPClassifier, DropoutMLPRegressor
 from skdrop._concrete import (
     INITIAL_RATE,
+    LOGIT_SCALE,
     TEMPERATURE,
     RatePrior,
     RelaxedBernoulli,
@@ -89,14 +90,15 @@ def test_regulariser_gradient_matches_finite_differences(rate):
 
     def value(theta):
         layer = RelaxedBernoulli(6, np.float64)
-        layer.theta[0] = theta
+        layer.logit = theta
         return rate_regulariser(layer, weights, n_rows=50, scale=0.7), layer
 
     theta = logit(rate)
     _, layer = value(theta)
     h = 1e-6
     numeric = (value(theta + h)[0] - value(theta - h)[0]) / (2 * h)
-    assert layer.theta_grad[0] == pytest.approx(numeric, rel=1e-6)
+    # The stored parameter is theta / LOGIT_SCALE.
+    assert layer.param_grad[0] == pytest.approx(numeric * LOGIT_SCALE, rel=1e-6)
 
 
 def test_regulariser_pulls_towards_one_half_more_with_fewer_rows():
@@ -104,9 +106,9 @@ def test_regulariser_pulls_towards_one_half_more_with_fewer_rows():
     pulls = []
     for n_rows in (50, 5000):
         layer = RelaxedBernoulli(6, np.float64)
-        layer.theta[0] = logit(0.1)
+        layer.rate = 0.1
         rate_regulariser(layer, weights, n_rows, scale=1.0)
-        pulls.append(-layer.theta_grad[0])
+        pulls.append(-layer.param_grad[0])
     # A negative gradient raises the rate towards 1/2; 100x the rows, 1/100 the pull.
     assert pulls[0] > 0
     assert pulls[0] == pytest.approx(100 * pulls[1])
@@ -131,7 +133,7 @@ def test_learned_logits_are_segments_of_the_flat_parameter_vector():
     assert network.params.size == n_layer_params + 2
     assert [i for i, _ in network.learned_rate_layers] == [0, 2]
     assert network.dropout_rates[0] == pytest.approx(INITIAL_RATE)
-    network.params[-1] = logit(0.25)
+    network.params[-1] = logit(0.25) / LOGIT_SCALE
     assert network.dropout_rates[2] == pytest.approx(0.25)
     assert network.dropout_rates[1] == 0.5
 

@@ -331,8 +331,8 @@ def test_pickled_model_predicts_the_same(data):
 # -- scikit-learn's checks with shared masks ------------------------------------
 @parametrize_with_checks(
     [
-        DropoutMLPClassifier(dropout_group_size=128),
-        DropoutMLPRegressor(dropout_group_size="batch"),
+        DropoutMLPClassifier(dropout_group_size=128, max_iter=200),
+        DropoutMLPRegressor(dropout_group_size="batch", max_iter=200),
     ],
     expected_failed_checks=lambda estimator: {
         name: "weights 2 and duplicated rows take different stochastic paths"

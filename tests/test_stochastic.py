@@ -130,26 +130,26 @@ def test_early_stopping_split_is_stratified_for_multiclass(monkeypatch):
     np.testing.assert_array_equal(seen["stratify"], y)
 
 
-def test_validation_score_uses_the_whole_network(classification):
-    """Validation accuracy is the deterministic score, not a noisy one."""
+def test_validation_score_uses_the_whole_network(classification, monkeypatch):
+    """Validation accuracy is the deterministic score, not a noisy one: the
+    outputs it scores are the whole network's probabilities of those rows."""
     X, y = classification
     clf = DropoutMLPClassifier(
         early_stopping=True, max_iter=1, validation_fraction=0.5, random_state=0
     )
-    scores = []
-    real_score = DropoutMLPClassifier._score
+    seen = []
+    real = DropoutMLPClassifier._score_output
 
-    def recording_score(self, X_val, y_val, sample_weight=None):
-        value = real_score(self, X_val, y_val, sample_weight)
-        scores.append((value, real_score(self, X_val, y_val, sample_weight)))
-        return value
+    def recording(self, output, y_val, sample_weight=None):
+        seen.append(output.copy())
+        return real(self, output, y_val, sample_weight)
 
-    DropoutMLPClassifier._score = recording_score
-    try:
-        clf.fit(X, y)
-    finally:
-        DropoutMLPClassifier._score = real_score
-    assert scores and all(a == b for a, b in scores)
+    monkeypatch.setattr(DropoutMLPClassifier, "_score_output", recording)
+    clf.fit(X, y)
+    proba = clf.predict_proba(X)
+    assert len(seen) == 1 and len(seen[0]) == len(y) // 2
+    for row in seen[0]:
+        assert np.isclose(proba, row).all(axis=1).any()
 
 
 # -- verbose output ----------------------------------------
