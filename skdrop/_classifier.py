@@ -28,8 +28,8 @@ from ._base import (
     RandomStateLike,
     stochastic_solver,
 )
+from ._docstrings import fill_shared_sections
 from ._montecarlo import check_finite_output
-from ._noise import document_dropout_types
 from ._validation import validate_numeric_data
 
 
@@ -46,91 +46,13 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
 
     Parameters
     ----------
-    hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
-        The ith element is the number of units in the ith hidden layer.
-    activation : {'identity', 'logistic', 'tanh', 'relu', 'selu'}, \
-            default='relu'
-        Activation function of the hidden layers. ``'selu'`` (with LeCun
-        initialisation) is the activation that alpha dropout is made for.
-    solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
-        The weight optimiser. ``'lbfgs'`` needs a deterministic objective
-        and is only allowed when every dropout rate is 0.
-    alpha : float, default=0.0001
-        Strength of the L2 penalty, divided by the sample size as in
-        scikit-learn.
-    batch_size : int or 'auto', default='auto'
-        Mini-batch size of the stochastic solvers; ``'auto'`` means
-        ``min(200, n_samples)``.
-    learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
-        Learning-rate schedule of ``solver='sgd'``.
-    learning_rate_init : float, default=0.001
-        Initial learning rate of ``'sgd'`` and ``'adam'``.
-    power_t : float, default=0.5
-        Exponent of the ``'invscaling'`` schedule.
-    max_iter : int, default=200
-        Maximum number of epochs (stochastic solvers) or iterations
-        (``'lbfgs'``).
-    shuffle : bool, default=True
-        Whether to shuffle the samples at every epoch.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the single generator that drives weight initialisation, the
-        early-stopping split, shuffling and the dropout masks. An int gives
-        the same model bit for bit.
-    tol : float, default=1e-4
-        Improvement of the loss (or validation score) below which an epoch
-        counts as no improvement.
-    verbose : bool, default=False
-        Whether to print the loss after every epoch, as scikit-learn does.
-    warm_start : bool, default=False
-        Whether ``fit`` starts from the previous solution.
-    momentum : float, default=0.9
-        Momentum of ``solver='sgd'``.
-    nesterovs_momentum : bool, default=True
-        Whether ``'sgd'`` uses Nesterov's momentum.
-    early_stopping : bool, default=False
-        Whether to stop when the score on a held-out ``validation_fraction``
-        of the data stops improving. The split is stratified for every
-        single-output problem, and the validation score is computed with the
-        whole network (no dropout).
-    validation_fraction : float, default=0.1
-        Fraction of the training data held out for early stopping.
-    beta_1 : float, default=0.9
-        Decay rate of Adam's first-moment estimate.
-    beta_2 : float, default=0.999
-        Decay rate of Adam's second-moment estimate.
-    epsilon : float, default=1e-8
-        Adam's numerical-stability constant.
-    n_iter_no_change : int, default=10
-        Number of epochs without improvement by ``tol`` before stopping.
-    max_fun : int, default=15000
-        Maximum number of loss evaluations of ``'lbfgs'``.
-    dropout_rate : float or sequence of float, default=0.5
+    MLP_PARAMETERS
+    dropout_rate : float, sequence of float or 'auto', default=0.5
         Probability of dropping each hidden unit at every training step,
-        in [0, 1); a sequence gives one rate per hidden layer. Bernoulli and
-        alpha rates are realised to a resolution of 1/65536.
-    input_dropout_rate : float, default=0.0
-        Probability of dropping each input feature at every training step.
-    dropout_type : {DROPOUT_TYPE_NAMES}, default='bernoulli'
-        Kind of dropout noise:
-
-        DROPOUT_TYPE_LIST
-    max_norm : float or None, default=None
-        If set, after every update each hidden unit's incoming weight vector
-        is rescaled to an L2 norm of at most ``max_norm``. Only with
-        ``'sgd'`` and ``'adam'``: L-BFGS takes no such steps.
-    dropout_group_size : int, 'batch' or None, default=None
-        How the rows of a training mini-batch share dropout masks. ``None``
-        draws a mask for every row (standard dropout). An int makes
-        consecutive rows share one mask per group of that many rows, and
-        ``'batch'`` one mask per mini-batch: the training step then computes
-        with the weights of the kept units only, so dropout makes training
-        faster instead of costing time (about 0.45x scikit-learn's epoch
-        time with groups of 128 and rate 0.5 on two wide hidden layers).
-        Groups need ``dropout_type='bernoulli'``. The L2 penalty, momentum,
-        Adam's moments and ``max_norm`` still act on every weight, and
-        prediction with dropout (``predict_samples``, ``return_std``) keeps
-        one mask per row. Ignored when no layer has dropout. See the user
-        guide's section on grouped masks for when to use which.
+        in [0, 1); a sequence gives one rate per hidden layer, and ``'auto'``
+        learns one rate per hidden layer (see Notes). Bernoulli and alpha
+        rates are realised to a resolution of 1/65536.
+    DROPOUT_PARAMETERS
     class_weight : dict, 'balanced' or None, default=None
         Weights of the classes in the training loss, as in
         :class:`~sklearn.linear_model.LogisticRegression`. A dict maps class
@@ -145,38 +67,12 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
         targets are refused: pass per-row weights as ``sample_weight``, e.g.
         from :func:`~sklearn.utils.class_weight.compute_sample_weight`.
 
+
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
         Class labels.
-    loss_ : float
-        Training loss of the last epoch (with dropout noise, so it is larger
-        and noisier than the loss of the whole network).
-    best_loss_ : float or None
-        Minimum training loss; ``None`` with ``early_stopping=True``.
-    loss_curve_ : list of float
-        Training loss after every epoch.
-    validation_scores_ : list of float or None
-        Accuracy on the validation set after every epoch, with
-        ``early_stopping=True``; otherwise ``None``.
-    best_validation_score_ : float or None
-        Best validation accuracy, with ``early_stopping=True``.
-    t_ : int
-        Number of training samples seen.
-    coefs_ : list of ndarray
-        Weight matrices; ``coefs_[i]`` maps layer i to layer i + 1.
-    intercepts_ : list of ndarray
-        Bias vectors; ``intercepts_[i]`` belongs to layer i + 1.
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of the features seen during fit, when they are all strings.
-    n_iter_ : int
-        Number of epochs (or L-BFGS iterations) run.
-    n_layers_ : int
-        Number of layers, input and output included.
-    n_outputs_ : int
-        Number of output units.
+    SHARED_ATTRIBUTES
     out_activation_ : str
         Output activation: ``'softmax'`` or ``'logistic'``.
 
@@ -187,35 +83,7 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
 
     Notes
     -----
-    A failed or interrupted call never leaves a half-updated model:
-
-    * ``KeyboardInterrupt`` while ``'sgd'`` or ``'adam'`` trains stops
-      training with the warning "Training interrupted by user."; the
-      estimator keeps the weights reached so far, is usable, and ``n_iter_``
-      counts the epochs completed in that call (``t_`` the samples of those
-      epochs). With ``'lbfgs'`` the interrupt propagates and the estimator is
-      restored to its state before the call.
-    * If the loss, the weights or the optimizer's state become infinite or
-      NaN, training stops with a ``ValueError`` naming the likelier cause
-      (``learning_rate_init``; data with values above 1e6, which need
-      scaling; or an ``alpha`` above 1e3), and the estimator is
-      restored to its state before the call: unfitted after a first ``fit``,
-      the previous weights and optimizer state after ``warm_start`` or
-      ``partial_fit``. The same holds for any other exception raised during
-      ``fit`` or ``partial_fit``, such as invalid data.
-    * Prediction raises ``ValueError`` rather than return an output that
-      overflowed to infinity or NaN.
-    * Negative sample weights are refused; mini-batches whose weights are all
-      zero are skipped.
-    * A pickle records the skdrop version; unpickling with another version
-      warns with ``InconsistentVersionWarning``, as scikit-learn does.
-    * A loaded model (pickle, joblib, skops) is checked before use: a
-      missing attribute, inconsistent shapes, unknown names or an invalid
-      optimizer state raise ``ValueError`` naming the attribute.
-    * Warm starts and ``partial_fit`` follow changes of ``early_stopping``
-      and ``solver`` made with ``set_params`` between calls; a changed loss
-      (or a multilabel target after a single-label one) is refused with an
-      error that says to refit with ``warm_start=False``.
+    SHARED_NOTES
 
     Examples
     --------
@@ -634,7 +502,7 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
         return tags
 
 
-DropoutMLPClassifier.__doc__ = document_dropout_types(DropoutMLPClassifier.__doc__)
+DropoutMLPClassifier.__doc__ = fill_shared_sections(DropoutMLPClassifier.__doc__)
 
 
 def _is_class_weight(weight):

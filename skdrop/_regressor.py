@@ -24,8 +24,8 @@ from ._base import (
     RandomStateLike,
     stochastic_solver,
 )
+from ._docstrings import fill_shared_sections
 from ._montecarlo import predictive_mean_std
-from ._noise import document_dropout_types
 from ._training import NonFiniteTrainingError
 from ._validation import validate_numeric_data
 
@@ -102,129 +102,35 @@ class DropoutMLPRegressor(RegressorMixin, BaseDropoutMLP):
         Poisson deviance (exponential output, requires ``y >= 0``). With
         several outputs, the loss is summed over outputs and averaged over
         samples, which is the convention its gradient follows.
-    hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
-        The ith element is the number of units in the ith hidden layer.
-    activation : {'identity', 'logistic', 'tanh', 'relu', 'selu'}, \
-            default='relu'
-        Activation function of the hidden layers.
-    solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
-        The weight optimiser; ``'lbfgs'`` only without dropout.
-    alpha : float, default=0.0001
-        Strength of the L2 penalty, divided by the sample size.
-    batch_size : int or 'auto', default='auto'
-        Mini-batch size; ``'auto'`` means ``min(200, n_samples)``.
-    learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
-        Learning-rate schedule of ``solver='sgd'``.
-    learning_rate_init : float, default=0.001
-        Initial learning rate.
-    power_t : float, default=0.5
-        Exponent of the ``'invscaling'`` schedule.
-    max_iter : int, default=200
-        Maximum number of epochs (or L-BFGS iterations).
-    shuffle : bool, default=True
-        Whether to shuffle the samples at every epoch.
-    random_state : int, RandomState instance or None, default=None
-        Seeds initialisation, the early-stopping split, shuffling and the
-        masks; an int gives the same model bit for bit.
-    tol : float, default=1e-4
-        Minimal improvement of the loss (or validation score) per epoch.
-    verbose : bool, default=False
-        Whether to print the loss after every epoch.
-    warm_start : bool, default=False
-        Whether ``fit`` starts from the previous solution.
-    momentum : float, default=0.9
-        Momentum of ``solver='sgd'``.
-    nesterovs_momentum : bool, default=True
-        Whether ``'sgd'`` uses Nesterov's momentum.
-    early_stopping : bool, default=False
-        Whether to stop when the R² on a held-out ``validation_fraction``
-        stops improving; validation uses the whole network.
-    validation_fraction : float, default=0.1
-        Fraction of the data held out for early stopping.
-    beta_1 : float, default=0.9
-        Decay rate of Adam's first-moment estimate.
-    beta_2 : float, default=0.999
-        Decay rate of Adam's second-moment estimate.
-    epsilon : float, default=1e-8
-        Adam's numerical-stability constant.
-    n_iter_no_change : int, default=10
-        Epochs without improvement by ``tol`` before stopping.
-    max_fun : int, default=15000
-        Maximum number of loss evaluations of ``'lbfgs'``.
-    dropout_rate : float or sequence of float, default=0.3
-        Probability of dropping each hidden unit at every training step, or
-        one rate per hidden layer. The default was measured: on
-        scikit-learn's diabetes data (X and y standardised, 70/30 splits,
-        five seeds, default network) the held-out R² was 0.389, 0.423,
-        0.436, 0.442, 0.450 and 0.450 for rates 0, 0.05, 0.1, 0.2, 0.3 and
-        0.5; 0.3 and 0.5 tied, 0.014 above 0.1 on average over paired
-        splits, and 0.3 keeps more of the network at each step
+    MLP_PARAMETERS
+    dropout_rate : float, sequence of float or 'auto', default=0.3
+        Probability of dropping each hidden unit at every training step,
+        in [0, 1); a sequence gives one rate per hidden layer, and ``'auto'``
+        learns one rate per hidden layer (see Notes). The default was
+        measured: on scikit-learn's diabetes data (X and y standardised,
+        70/30 splits, five seeds, default network) the held-out R² was
+        0.389, 0.423, 0.436, 0.442, 0.450 and 0.450 for rates 0, 0.05, 0.1,
+        0.2, 0.3 and 0.5; 0.3 and 0.5 tied, 0.014 above 0.1 on average over
+        paired splits, and 0.3 keeps more of the network at each step
         (``benchmarks/uncertainty.py``).
-    input_dropout_rate : float, default=0.0
-        Probability of dropping each input feature at every training step.
-    dropout_type : {DROPOUT_TYPE_NAMES}, default='bernoulli'
-        Kind of dropout noise:
-
-        DROPOUT_TYPE_LIST
-    max_norm : float or None, default=None
-        Upper bound on the L2 norm of each hidden unit's incoming weights,
-        kept after every mini-batch step; only with ``'sgd'`` and ``'adam'``.
-    dropout_group_size : int, 'batch' or None, default=None
-        How the rows of a training mini-batch share dropout masks. ``None``
-        draws a mask for every row (standard dropout). An int makes
-        consecutive rows share one mask per group of that many rows, and
-        ``'batch'`` one mask per mini-batch: the training step then computes
-        with the weights of the kept units only, so dropout makes training
-        faster instead of costing time (about 0.45x scikit-learn's epoch
-        time with groups of 128 and rate 0.5 on two wide hidden layers).
-        Groups need ``dropout_type='bernoulli'``. The L2 penalty, momentum,
-        Adam's moments and ``max_norm`` still act on every weight, and
-        prediction with dropout (``predict_samples``, ``return_std``) keeps
-        one mask per row. Ignored when no layer has dropout. See the user
-        guide's section on grouped masks for when to use which.
+    DROPOUT_PARAMETERS
 
     Attributes
     ----------
-    loss_ : float
-        Training loss of the last epoch (with dropout noise).
-    best_loss_ : float or None
-        Minimum training loss; ``None`` with ``early_stopping=True``.
-    loss_curve_ : list of float
-        Training loss after every epoch.
-    validation_scores_ : list of float or None
-        R² on the validation set per epoch, with ``early_stopping=True``.
-    best_validation_score_ : float or None
-        Best validation R², with ``early_stopping=True``.
-    t_ : int
-        Number of training samples seen.
-    coefs_ : list of ndarray
-        Weight matrices.
-    intercepts_ : list of ndarray
-        Bias vectors.
+    SHARED_ATTRIBUTES
     noise_variance_ : ndarray of shape (n_outputs,)
         Homoscedastic noise variance that ``predict(X, return_std=True)``
-        adds to the Monte Carlo variance: the mean squared residual of the
-        whole network (no dropout) on the early-stopping validation rows
-        with ``early_stopping=True``, otherwise on the training rows of the
-        last ``fit`` or ``partial_fit`` call. Training residuals
-        underestimate the noise when the network overfits (a wide network
-        can drive them towards zero), which makes ``return_std`` too
-        confident; :meth:`estimate_noise_variance` replaces this estimate by
-        one on held-out rows, at the cost of a second fit. Measured with
-        ``benchmarks/uncertainty.py`` (5 seeds, share of held-out targets
-        inside the 95 % interval): on diabetes 0.95 for the default network
-        and 0.83 for a ``(256, 256)`` one that overfits; 0.97 and 0.93 after
-        ``estimate_noise_variance``; 0.97 with ``early_stopping=True``.
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of the features seen during fit, when they are all strings.
-    n_iter_ : int
-        Number of epochs (or L-BFGS iterations) run.
-    n_layers_ : int
-        Number of layers.
-    n_outputs_ : int
-        Number of outputs.
+        adds to the Monte Carlo variance. With held-out rows
+        (``early_stopping=True`` or learned rates): the variance under which
+        the Gaussian predictive distributions (Monte Carlo mean, Monte Carlo
+        variance plus noise variance) give the held-out rows the highest
+        likelihood. Without: the mean squared residual of one thinned
+        network (one dropout pass) per training row (up to 20,000 rows),
+        which dropout keeps from memorising; an upper estimate (it also
+        holds part of the model's variance), so intervals err on the wide
+        side. Without dropout that is the training residual, too small for
+        a network that overfits: :meth:`estimate_noise_variance` then
+        measures it on held-out rows, at the cost of a second fit.
     out_activation_ : str
         ``'identity'`` for the squared error, ``'exp'`` for Poisson.
 
@@ -235,35 +141,7 @@ class DropoutMLPRegressor(RegressorMixin, BaseDropoutMLP):
 
     Notes
     -----
-    A failed or interrupted call never leaves a half-updated model:
-
-    * ``KeyboardInterrupt`` while ``'sgd'`` or ``'adam'`` trains stops
-      training with the warning "Training interrupted by user."; the
-      estimator keeps the weights reached so far, is usable, and ``n_iter_``
-      counts the epochs completed in that call (``t_`` the samples of those
-      epochs). With ``'lbfgs'`` the interrupt propagates and the estimator is
-      restored to its state before the call.
-    * If the loss, the weights or the optimizer's state become infinite or
-      NaN, training stops with a ``ValueError`` naming the likelier cause
-      (``learning_rate_init``; data with values above 1e6, which need
-      scaling; or an ``alpha`` above 1e3), and the estimator is
-      restored to its state before the call: unfitted after a first ``fit``,
-      the previous weights and optimizer state after ``warm_start`` or
-      ``partial_fit``. The same holds for any other exception raised during
-      ``fit`` or ``partial_fit``, such as invalid data.
-    * Prediction raises ``ValueError`` rather than return an output that
-      overflowed to infinity or NaN.
-    * Negative sample weights are refused; mini-batches whose weights are all
-      zero are skipped.
-    * A pickle records the skdrop version; unpickling with another version
-      warns with ``InconsistentVersionWarning``, as scikit-learn does.
-    * A loaded model (pickle, joblib, skops) is checked before use: a
-      missing attribute, inconsistent shapes, unknown names or an invalid
-      optimizer state raise ``ValueError`` naming the attribute.
-    * Warm starts and ``partial_fit`` follow changes of ``early_stopping``
-      and ``solver`` made with ``set_params`` between calls; a changed loss
-      (or a multilabel target after a single-label one) is refused with an
-      error that says to refit with ``warm_start=False``.
+    SHARED_NOTES
 
     Examples
     --------
@@ -642,7 +520,7 @@ class DropoutMLPRegressor(RegressorMixin, BaseDropoutMLP):
         return output[..., 0] if self.n_outputs_ == 1 else output
 
 
-DropoutMLPRegressor.__doc__ = document_dropout_types(DropoutMLPRegressor.__doc__)
+DropoutMLPRegressor.__doc__ = fill_shared_sections(DropoutMLPRegressor.__doc__)
 
 
 def numeric_targets(y, dtype):
