@@ -30,7 +30,12 @@ from ._base import (
 )
 from ._docstrings import fill_shared_sections
 from ._montecarlo import check_finite_output
-from ._validation import validate_numeric_data
+from ._validation import (
+    checked_labels,
+    indicator_columns,
+    target_type,
+    validate_numeric_data,
+)
 
 
 class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
@@ -361,7 +366,7 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
         """
         with self._restored_on_error():
             if classes is None and not hasattr(self, "classes_"):
-                classes = _indicator_columns(y)
+                classes = indicator_columns(y)
             if _check_partial_fit_first_call(self, classes):
                 self._label_binarizer = LabelBinarizer()
                 if type_of_target(y).startswith("multilabel"):
@@ -513,67 +518,3 @@ def _is_class_weight(weight):
         and bool(np.isfinite(weight))
         and weight >= 0
     )
-
-
-def _indicator_columns(y):
-    """The classes of a multilabel indicator ``y`` (its columns), else ``None``."""
-    if not type_of_target(y).startswith("multilabel"):
-        return None
-    return np.arange(y.shape[1] if hasattr(y, "shape") else np.shape(y)[1])
-
-
-def checked_labels(y):
-    """Labels that can be sorted into classes: no ``None``, no mixed types.
-
-    Parameters
-    ----------
-    y : ndarray
-        Validated labels.
-
-    Returns
-    -------
-    y : ndarray
-        ``y``, or an object array of numbers as a numeric array (scikit-learn
-        calls an object array of numbers an unknown type of target).
-
-    Raises
-    ------
-    ValueError
-        Naming ``y`` and the types it mixes.
-    """
-    if y.dtype != object:
-        return y
-    types = set(map(type, y.ravel()))
-    if type(None) in types:
-        raise ValueError(
-            "Input y holds None: every sample needs a class label. Drop the "
-            "unlabelled samples or give them a label of their own."
-        )
-    strings = {t for t in types if issubclass(t, str)}
-    if strings and strings != types:
-        others = sorted(t.__name__ for t in types - strings)
-        raise ValueError(
-            f"Input y mixes string labels with labels of type {others}; "
-            "labels must be all strings or all numbers to be sorted into "
-            "classes_. Convert them to one type, e.g. y.astype(str)."
-        )
-    if not strings:
-        return np.array(y.tolist())
-    return y
-
-
-def target_type(classifier):
-    """The type of target a classifier was fitted on.
-
-    Parameters
-    ----------
-    classifier : DropoutMLPClassifier
-        A fitted classifier (or one whose ``partial_fit`` has seen classes).
-
-    Returns
-    -------
-    target_type : str
-        ``'binary'``, ``'multiclass'`` or ``'multilabel-indicator'``, as
-        :func:`sklearn.utils.multiclass.type_of_target` names them.
-    """
-    return classifier._label_binarizer.y_type_

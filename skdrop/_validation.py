@@ -3,12 +3,17 @@
 Dates and durations in ``X``, numbers too large for float64, a sparse ``y``
 for regression, and sample weights so small that ``1 / sum`` overflows or
 the penalty drowns the data are refused or made safe here, before any data
-reach the NumPy core.
+reach the NumPy core. The estimators' label and target helpers live here
+too: :func:`checked_labels`, :func:`target_type` and
+:func:`indicator_columns` for the classifier,
+:func:`numeric_targets` for the regressor.
 """
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import is_regressor
+from sklearn.utils import assert_all_finite
+from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
 # Above this factor alpha / max(sample_weight), the penalty's gradient on
@@ -118,3 +123,111 @@ def largest_magnitude(data):
         return 0.0
     with np.errstate(all="ignore"):
         return float(np.nanmax(np.abs(values)))
+
+
+def numeric_targets(y, dtype):
+    """Regression targets as finite numbers of ``dtype``.
+
+    Parameters
+    ----------
+    y : ndarray
+        Targets validated by ``validate_data`` (without ``y_numeric``: the
+        conversion of an object array happens here, with an error naming y).
+    dtype : numpy floating dtype
+        The dtype of X, which training computes in.
+
+    Returns
+    -------
+    y : ndarray of dtype ``dtype``
+
+    Raises
+    ------
+    ValueError
+        Naming ``y``: strings that are not numbers, dates, or values that are
+        NaN, infinite or beyond the range of ``dtype``.
+    """
+    if y.dtype.kind not in "biuf":
+        if y.dtype.kind not in "USO":
+            raise ValueError(
+                f"Input y must hold real numbers for regression; got dtype {y.dtype}."
+            )
+        try:
+            y = y.astype(np.float64)
+        except OverflowError as exc:
+            raise ValueError(
+                f"Input y holds a number too large for float64 ({exc}). "
+                "Rescale it (every value must be below 1.8e308 in magnitude)."
+            ) from None
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"Input y must hold numbers for regression; got dtype {y.dtype} "
+                f"({exc})."
+            ) from None
+    with np.errstate(over="ignore"):
+        y = y.astype(dtype, copy=False)
+    assert_all_finite(y, input_name="y")
+    return y
+
+
+def checked_labels(y):
+    """Labels that can be sorted into classes: no ``None``, no mixed types.
+
+    Parameters
+    ----------
+    y : ndarray
+        Validated labels.
+
+    Returns
+    -------
+    y : ndarray
+        ``y``, or an object array of numbers as a numeric array (scikit-learn
+        calls an object array of numbers an unknown type of target).
+
+    Raises
+    ------
+    ValueError
+        Naming ``y`` and the types it mixes.
+    """
+    if y.dtype != object:
+        return y
+    types = set(map(type, y.ravel()))
+    if type(None) in types:
+        raise ValueError(
+            "Input y holds None: every sample needs a class label. Drop the "
+            "unlabelled samples or give them a label of their own."
+        )
+    strings = {t for t in types if issubclass(t, str)}
+    if strings and strings != types:
+        others = sorted(t.__name__ for t in types - strings)
+        raise ValueError(
+            f"Input y mixes string labels with labels of type {others}; "
+            "labels must be all strings or all numbers to be sorted into "
+            "classes_. Convert them to one type, e.g. y.astype(str)."
+        )
+    if not strings:
+        return np.array(y.tolist())
+    return y
+
+
+def target_type(classifier):
+    """The type of target a classifier was fitted on.
+
+    Parameters
+    ----------
+    classifier : DropoutMLPClassifier
+        A fitted classifier (or one whose ``partial_fit`` has seen classes).
+
+    Returns
+    -------
+    target_type : str
+        ``'binary'``, ``'multiclass'`` or ``'multilabel-indicator'``, as
+        :func:`sklearn.utils.multiclass.type_of_target` names them.
+    """
+    return classifier._label_binarizer.y_type_
+
+
+def indicator_columns(y):
+    """The classes of a multilabel indicator ``y`` (its columns), else ``None``."""
+    if not type_of_target(y).startswith("multilabel"):
+        return None
+    return np.arange(y.shape[1] if hasattr(y, "shape") else np.shape(y)[1])

@@ -40,8 +40,9 @@ except ImportError as exc:
     ) from exc
 
 from ._activations import SELU_ALPHA, SELU_SCALE
-from ._classifier import DropoutMLPClassifier, target_type
+from ._classifier import DropoutMLPClassifier
 from ._regressor import DropoutMLPRegressor
+from ._validation import target_type
 
 __all__ = ["CLASSIFIER_ALIAS", "REGRESSOR_ALIAS"]
 
