@@ -7,7 +7,23 @@ instead of changing the data of the tests after it.
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, settings
 from sklearn.datasets import load_iris, make_classification, make_regression
+
+# One hypothesis profile for every property test: the same cases on every run
+# (derandomized, no example database), no deadline (a fit's time depends on
+# the machine's load), and no complaint about generation that is slow (each
+# case fits a network) or filtered (strategies for rejected inputs discard
+# many draws). A test sets only its own case budget, ``max_examples``.
+# ``pytest --hypothesis-profile=<name>`` can load another registered profile.
+settings.register_profile(
+    "skdrop",
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+settings.load_profile("skdrop")
 
 
 def _read_only(*arrays):

@@ -11,6 +11,16 @@ import skdrop
 from skdrop import _compare
 from skdrop.__main__ import main
 
+# The generated cases of a test share its capsys, which usage_error empties
+# (readouterr) for each case, so the function-scoped fixture is safe here.
+CLI_CASES = settings(
+    max_examples=25,
+    suppress_health_check=[
+        *settings.default.suppress_health_check,
+        HealthCheck.function_scoped_fixture,
+    ],
+)
+
 
 @pytest.fixture(autouse=True)
 def no_work(monkeypatch):
@@ -82,11 +92,7 @@ def test_csv_needs_target_and_excludes_dataset(capsys, tmp_path):
     assert "--dataset" in line
 
 
-@settings(
-    max_examples=25,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+@CLI_CASES
 @given(
     option=st.sampled_from(["--max-iter", "--hidden", "--repeats", "--n-jobs"]),
     value=st.integers(max_value=0),
@@ -97,11 +103,7 @@ def test_generated_non_positive_integers_are_refused(capsys, option, value):
     assert option in usage_error(capsys, [option, str(value)])
 
 
-@settings(
-    max_examples=25,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+@CLI_CASES
 @given(
     st.one_of(
         st.floats(max_value=-1e-9),
@@ -113,11 +115,7 @@ def test_generated_dropout_rates_outside_0_1_are_refused(capsys, rate):
     assert "--dropout-grid" in usage_error(capsys, ["--dropout-grid", f"0,{rate!r}"])
 
 
-@settings(
-    max_examples=25,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+@CLI_CASES
 @given(
     option=st.sampled_from(["--json", "--markdown", "--plot"]),
     folder=st.text(alphabet="abcdefghij_-", min_size=1, max_size=12),
@@ -127,11 +125,7 @@ def test_generated_output_paths_in_missing_folders_are_refused(capsys, option, f
     assert option in usage_error(capsys, [option, path])
 
 
-@settings(
-    max_examples=25,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+@CLI_CASES
 @given(st.floats(max_value=-1e-12) | st.just(float("inf")))
 def test_generated_negative_or_infinite_alphas_are_refused(capsys, alpha):
     grid = f"0.001,0.01,0.1,{alpha!r}"

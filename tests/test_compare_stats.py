@@ -40,7 +40,7 @@ def test_correction_widens_the_naive_interval():
     assert ratio == pytest.approx(math.sqrt((1 / 6 + 0.5) / (1 / 6)))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60)
 @given(
     st.lists(st.floats(-1e3, 1e3, allow_nan=False), min_size=2, max_size=30),
     st.floats(0.0, 2.0),

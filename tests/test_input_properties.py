@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.utils._param_validation import (
@@ -33,12 +33,6 @@ from skdrop import DropoutMLPClassifier, DropoutMLPRegressor
 
 GENERATED_CASES = {"count": 0}
 
-PROPERTY_SETTINGS = settings(
-    derandomize=True,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-)
 
 TINY = {"hidden_layer_sizes": (3,), "max_iter": 3}
 
@@ -371,7 +365,7 @@ def _call(method, *args, expected, **kwargs):
 
 
 # -- properties --------------------------------------------------------------
-@settings(PROPERTY_SETTINGS, max_examples=70)
+@settings(max_examples=70)
 @given(problem=problems(), params=tiny_params())
 def test_fit_succeeds_or_names_the_problem(problem, params):
     """fit: valid data gives a working model; each fault gives its own error."""
@@ -398,7 +392,7 @@ def test_fit_succeeds_or_names_the_problem(problem, params):
             assert re.search(NUMERICAL_FAILURE, str(exc)), exc
 
 
-@settings(PROPERTY_SETTINGS, max_examples=45)
+@settings(max_examples=45)
 @given(problem=problems(), params=tiny_params(), warm_start=st.booleans())
 def test_failed_call_keeps_the_fitted_state(problem, params, warm_start):
     """A fitted estimator that is given bad data stays exactly as it was."""
@@ -431,7 +425,7 @@ def test_failed_call_keeps_the_fitted_state(problem, params, warm_start):
             np.testing.assert_array_equal(estimator.predict(X_good), predictions)
 
 
-@settings(PROPERTY_SETTINGS, max_examples=45)
+@settings(max_examples=45)
 @given(
     problem=problems(),
     params=tiny_params(),
@@ -485,7 +479,7 @@ def test_predict_succeeds_or_names_the_problem(problem, params, n_rows, predict_
         assert _fitted_state(estimator) == state
 
 
-@settings(PROPERTY_SETTINGS, max_examples=30)
+@settings(max_examples=30)
 @given(
     params=tiny_params(),
     n_declared=st.integers(1, 3),
@@ -616,7 +610,7 @@ JUNK = st.one_of(
 SLOW_WHEN_VALID = {"max_iter", "max_fun", "hidden_layer_sizes", "n_iter_no_change"}
 
 
-@settings(PROPERTY_SETTINGS, max_examples=70)
+@settings(max_examples=70)
 @given(
     name=st.sampled_from(sorted(DropoutMLPRegressor._parameter_constraints)),
     value=JUNK,
@@ -669,7 +663,7 @@ def test_arbitrary_parameter_values(name, value, classifier):
 DATE_UNITS = st.sampled_from(["s", "ms", "us", "ns", "D", "h"])
 
 
-@settings(PROPERTY_SETTINGS, max_examples=30)
+@settings(max_examples=30)
 @given(
     kind=st.sampled_from(["timedelta64", "datetime64"]),
     unit=DATE_UNITS,
@@ -695,7 +689,7 @@ def test_dates_and_durations_in_X_are_refused(kind, unit, frame, classifier, met
         )
 
 
-@settings(PROPERTY_SETTINGS, max_examples=25)
+@settings(max_examples=25)
 @given(
     exponent=st.integers(309, 2000),
     row=st.integers(0, 9),
@@ -718,7 +712,7 @@ def test_python_ints_beyond_float64_are_named(exponent, row, column, in_y):
 LABELS = st.one_of(st.integers(-3, 3), st.text(min_size=1, max_size=2), st.none())
 
 
-@settings(PROPERTY_SETTINGS, max_examples=30)
+@settings(max_examples=30)
 @given(labels=st.lists(LABELS, min_size=10, max_size=10))
 def test_unsortable_labels_are_named(labels):
     """None, or strings mixed with numbers: a clear error, never '<' failing."""
@@ -740,7 +734,7 @@ def test_unsortable_labels_are_named(labels):
             assert set(estimator.predict(_clean_X(3, 2))) <= set(labels)
 
 
-@settings(PROPERTY_SETTINGS, max_examples=25)
+@settings(max_examples=25)
 @given(
     values=st.lists(
         st.one_of(st.text(max_size=3), st.floats(-5, 5).map(str), st.none()),

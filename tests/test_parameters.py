@@ -18,7 +18,7 @@ from unittest import mock
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from sklearn.utils._param_validation import InvalidParameterError
 
@@ -28,12 +28,6 @@ from skdrop._noise import NOISE
 
 GENERATED_CASES = {"count": 0}
 
-PROPERTY_SETTINGS = settings(
-    derandomize=True,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
 
 ESTIMATORS = (DropoutMLPClassifier, DropoutMLPRegressor)
 TINY = {"hidden_layer_sizes": (3, 2), "max_iter": 2, "random_state": 0}
@@ -123,7 +117,7 @@ def _call(estimator, method, X):
     return estimator.predict(X)
 
 
-@settings(PROPERTY_SETTINGS, max_examples=120)
+@settings(max_examples=120)
 @given(
     change=CHANGES,
     cls=st.sampled_from(ESTIMATORS),
@@ -148,7 +142,7 @@ def test_prediction_revalidates_parameters_set_after_fit(change, cls, method):
             assert np.isfinite(array).all()
 
 
-@settings(PROPERTY_SETTINGS, max_examples=30)
+@settings(max_examples=30)
 @given(value=st.one_of(ANY_SCALAR, st.lists(st.booleans(), max_size=2)))
 def test_return_std_must_be_a_bool(value):
     GENERATED_CASES["count"] += 1
@@ -168,7 +162,7 @@ def test_return_std_accepts_numpy_bools():
     assert (std > 0).all()
 
 
-@settings(PROPERTY_SETTINGS, max_examples=30)
+@settings(max_examples=30)
 @given(
     rates=st.recursive(
         st.floats(0, 0.9), lambda inner: st.lists(inner, min_size=1, max_size=2)
@@ -214,7 +208,7 @@ def _n_params(units):
     return sum((a + 1) * b for a, b in itertools.pairwise(units))
 
 
-@settings(PROPERTY_SETTINGS, max_examples=25)
+@settings(max_examples=25)
 @given(
     sizes=st.lists(st.integers(1, 10**12), min_size=1, max_size=3).filter(
         lambda s: _n_params([3, *s, 1]) > 10**9

@@ -19,7 +19,7 @@ import zipfile
 import joblib
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from sklearn.exceptions import InconsistentVersionWarning
 
@@ -477,12 +477,6 @@ def test_edited_pickle_bytes_warn():
 # -- generated corruptions of a saved state ------------------------------------
 GENERATED_CASES = {"count": 0}
 
-PROPERTY_SETTINGS = settings(
-    derandomize=True,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
 
 
 X_LOAD = np.random.default_rng(4).normal(size=(24, 3))
@@ -595,7 +589,7 @@ def _uses(cls, model, X, y):
         model.set_params(warm_start=True).fit(X, y)
 
 
-@settings(PROPERTY_SETTINGS, max_examples=150)
+@settings(max_examples=150)
 @given(
     name=st.sampled_from(sorted(MODELS)),
     index=st.integers(0, 10**6),
@@ -697,7 +691,7 @@ def test_copy_without_noise_variance_says_so():
         model.predict(X_LOAD, return_std=True)
 
 
-@settings(PROPERTY_SETTINGS, max_examples=20)
+@settings(max_examples=20)
 @given(
     dtypes=st.lists(st.sampled_from([np.float32, np.float64]), min_size=2, max_size=4),
     solver=st.sampled_from(["sgd", "adam"]),
@@ -740,7 +734,7 @@ def _tampered_skops(data, key, how):
 
 
 @needs_skops
-@settings(PROPERTY_SETTINGS, max_examples=20)
+@settings(max_examples=20)
 @given(
     name=st.sampled_from(sorted(MODELS)),
     index=st.integers(0, 10**6),

@@ -19,7 +19,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import skdrop._network as network_module
@@ -482,12 +482,6 @@ def test_keyboard_interrupt_in_lbfgs_restores_previous_state(monkeypatch):
 # number of cases is printed at the end of the module.
 GENERATED_CASES = {"count": 0}
 
-PROPERTY_SETTINGS = settings(
-    derandomize=True,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
 
 
 def _quietly(call, *args, **kwargs):
@@ -573,7 +567,7 @@ def _state_of(estimator):
     }
 
 
-@settings(PROPERTY_SETTINGS, max_examples=30)
+@settings(max_examples=30)
 @given(calls=st.lists(CLASSIFIER_CALLS, min_size=2, max_size=4))
 def test_classifier_call_sequences_succeed_or_name_the_change(calls):
     """Any sequence of fit/partial_fit calls with set_params between them."""
@@ -622,7 +616,7 @@ REGRESSOR_CALLS = st.tuples(
 )
 
 
-@settings(PROPERTY_SETTINGS, max_examples=25)
+@settings(max_examples=25)
 @given(calls=st.lists(REGRESSOR_CALLS, min_size=2, max_size=4))
 def test_regressor_warm_starts_succeed_or_name_the_change(calls):
     GENERATED_CASES["count"] += 1
@@ -699,7 +693,7 @@ def _fit_weights(sample_weight, solver, alpha, dtype=np.float64):
     )
 
 
-@settings(PROPERTY_SETTINGS, max_examples=40)
+@settings(max_examples=40)
 @given(
     exponent=st.integers(-1000, 1000),
     solver=st.sampled_from(SOLVERS),
@@ -713,7 +707,7 @@ def test_scaled_sample_weights_give_the_same_model(exponent, solver, dtype):
     _assert_same_weights(_weights(scaled), _weights(reference))
 
 
-@settings(PROPERTY_SETTINGS, max_examples=25)
+@settings(max_examples=25)
 @given(exponent=st.integers(-20, 1000), solver=st.sampled_from(SOLVERS))
 def test_weight_scale_and_alpha_trade_off(exponent, solver):
     """The penalty is alpha / sum(w): weights w * 2**k with alpha make the same
@@ -742,7 +736,7 @@ def test_penalty_that_overflows_names_alpha():
         _fit_weights(np.full(25, 1e-320), "adam", 1e-4)
 
 
-@settings(PROPERTY_SETTINGS, max_examples=20)
+@settings(max_examples=20)
 @given(power_t=st.one_of(st.floats(0, 1e308), st.sampled_from([1e6, 1e308])))
 def test_invscaling_with_any_power_t_trains(power_t):
     GENERATED_CASES["count"] += 1
@@ -763,7 +757,7 @@ def test_invscaling_with_any_power_t_trains(power_t):
     assert all(np.isfinite(w).all() for w in _weights(clf))
 
 
-@settings(PROPERTY_SETTINGS, max_examples=25)
+@settings(max_examples=25)
 @given(
     epsilon=st.one_of(
         st.floats(5e-324, 1e-30), st.sampled_from([5e-324, 1e-50, 1e-45, 1e-38])
@@ -790,7 +784,7 @@ def test_adam_with_tiny_epsilon_never_divides_by_zero(epsilon, dtype):
     assert all(np.isfinite(w).all() for w in _weights(reg))
 
 
-@settings(PROPERTY_SETTINGS, max_examples=20)
+@settings(max_examples=20)
 @given(exponent=st.integers(12, 37), solver=st.sampled_from(sorted(OPTIMIZERS)))
 def test_float32_data_too_large_is_named(exponent, solver):
     """Never weights frozen by an overflowed optimiser state without an error."""
