@@ -34,6 +34,9 @@ DEFAULT_MAX_ITER = 200
 # improvement; see docs/convergence.rst for the measurements behind them.
 MIN_DROPOUT_STEPS = 20_000
 MIN_PATIENCE_STEPS = 500
+# With held-out rows under dropout, the patience is also at least this share
+# of the epochs run so far.
+PATIENCE_SHARE = 0.5
 # Learned rates hold rows out only if at least this many would be held out.
 MIN_LEARNED_HOLDOUT_ROWS = 10
 
@@ -337,6 +340,11 @@ class StochasticFitMixin:
         optimizer.iteration_ends(self.t_)
         if patience is None:
             patience = self.n_iter_no_change
+        elif network.has_dropout and validation is not None:
+            # Held-out rows guard against overfitting, and a descent still
+            # improving them after many epochs may improve them again: wait
+            # at least a share of the epochs run so far.
+            patience = max(patience, math.ceil(PATIENCE_SHARE * self.n_iter_))
         if tracker.count <= patience:
             return False
         msg = (
