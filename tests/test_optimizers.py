@@ -1,12 +1,17 @@
 """The optimisers: update rules against scikit-learn's, and what the base
-class owns (registry, block loop, L2 penalty, stopping, saved state)."""
+class owns (registry, block loop, L2 penalty, stopping, saved state), and
+extreme hyper-parameters (any ``power_t``, a tiny ``epsilon``, float32 data
+too large for the optimiser's state) through the estimators."""
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.neural_network._stochastic_optimizers import (
     AdamOptimizer,
     SGDOptimizer,
 )
+from support import quietly, small_problem, weights_of
 
 from skdrop import DropoutMLPClassifier, DropoutMLPRegressor, _optimizers
 from skdrop._optimizers import (
@@ -314,3 +319,73 @@ def test_missing_attribute_is_named():
     del state["attributes"]["first_moment_scale"]
     with pytest.raises(ValueError, match="first_moment_scale"):
         Optimizer.from_state(state, 5, np.float64)
+
+
+# -- extreme hyper-parameters and scales through the estimators ---------------
+GENERATED_CASES = {"count": 0}
+X_W = np.random.default_rng(2).normal(size=(25, 3))
+Y_W = X_W[:, 0] - X_W[:, 1]
+
+
+@settings(max_examples=20)
+@given(power_t=st.one_of(st.floats(0, 1e308), st.sampled_from([1e6, 1e308])))
+def test_invscaling_with_any_power_t_trains(power_t):
+    GENERATED_CASES["count"] += 1
+    X, y, _ = small_problem()
+    clf = quietly(
+        DropoutMLPClassifier(
+            hidden_layer_sizes=(3,),
+            solver="sgd",
+            learning_rate="invscaling",
+            power_t=power_t,
+            max_iter=2,
+            random_state=0,
+        ).fit,
+        X,
+        y,
+    )
+    assert 0 <= clf._optimizer.learning_rate <= clf.learning_rate_init
+    assert all(np.isfinite(w).all() for w in weights_of(clf))
+
+
+@settings(max_examples=25)
+@given(
+    epsilon=st.one_of(
+        st.floats(5e-324, 1e-30), st.sampled_from([5e-324, 1e-50, 1e-45, 1e-38])
+    ),
+    dtype=st.sampled_from([np.float32, np.float64]),
+)
+def test_adam_with_tiny_epsilon_never_divides_by_zero(epsilon, dtype):
+    """A feature that is 0 everywhere has a zero gradient: 0 / (0 + epsilon)."""
+    GENERATED_CASES["count"] += 1
+    X = X_W.copy()
+    X[:, 1] = 0.0
+    reg = quietly(
+        DropoutMLPRegressor(
+            hidden_layer_sizes=(3,),
+            epsilon=epsilon,
+            alpha=0.0,
+            dropout_rate=0.0,
+            max_iter=2,
+            random_state=0,
+        ).fit,
+        X.astype(dtype),
+        Y_W,
+    )
+    assert all(np.isfinite(w).all() for w in weights_of(reg))
+
+
+@settings(max_examples=20)
+@given(exponent=st.integers(12, 37), solver=st.sampled_from(sorted(OPTIMIZERS)))
+def test_float32_data_too_large_is_named(exponent, solver):
+    """Never weights frozen by an overflowed optimiser state without an error."""
+    GENERATED_CASES["count"] += 1
+    X = (X_W * 10.0**exponent).astype(np.float32)
+    reg = DropoutMLPRegressor(hidden_layer_sizes=(3,), solver=solver, max_iter=2)
+    try:
+        quietly(reg.fit, X, Y_W)
+    except ValueError as exc:
+        assert "values as large as" in str(exc) and "scale X" in str(exc)
+        assert not hasattr(reg, "coefs_")
+        return
+    assert reg._optimizer.non_finite_state() is None

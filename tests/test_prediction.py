@@ -1,10 +1,15 @@
 """Prediction with the fitted weights: the whole network without masks, and
 Monte Carlo dropout (predict_samples, the passes behind return_std).
 
-The noise variance that return_std adds: test_regressor.py. The passes on a
-bare network: test_montecarlo.py.
+A finite model never predicts NaN (probabilities and log-probabilities stay
+finite for logits of +-1e4; an overflowing output is an error), and
+prediction memory does not grow with the number of rows.
+
+The noise variance that return_std adds: test_noise_variance.py. The passes
+on a bare network: test_montecarlo.py.
 """
 
+import tracemalloc
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 
@@ -12,6 +17,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from sklearn.exceptions import DataConversionWarning
+from support import small_problem
 
 import skdrop._network
 from skdrop import DropoutMLPClassifier, DropoutMLPRegressor
@@ -294,3 +300,146 @@ def test_helpers_are_exported():
 
     for name in ("predictive_entropy", "expected_entropy", "mutual_information"):
         assert getattr(skdrop, name) is getattr(skdrop.uncertainty, name)
+
+
+# -- finite outputs for extreme logits, errors for overflow ----------------
+def _hand_set(estimator, logit):
+    """Weights that give logits of +-``logit`` for the rows of ``_extreme_X``."""
+    for W in estimator.coefs_:
+        W[...] = 0.0
+    for b in estimator.intercepts_:
+        b[...] = 0.0
+    estimator.coefs_[0][0, 0] = 1.0  # hidden unit 0 copies feature 0 (relu)
+    estimator.coefs_[0][1, 1] = 1.0  # hidden unit 1 copies feature 1
+    estimator.coefs_[1][0, :] = logit
+    estimator.coefs_[1][1, :] = -logit
+    if estimator.coefs_[1].shape[1] > 1:
+        estimator.coefs_[1][:, 0] *= -1
+
+
+def _extreme_X():
+    return np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [0.0, 0.0]])
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("logit", [1e4, 1e6])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_extreme_logits_give_finite_probabilities(n_classes, logit, dtype):
+    X = _extreme_X().astype(dtype)
+    y = np.arange(4) % n_classes
+    clf = DropoutMLPClassifier(
+        hidden_layer_sizes=(2,), max_iter=1, dropout_rate=0.0, random_state=0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.fit(X, y)
+    _hand_set(clf, logit)
+    proba = clf.predict_proba(X)
+    log_proba = clf.predict_log_proba(X)
+    assert proba.shape == log_proba.shape == (4, n_classes)
+    assert np.isfinite(proba).all() and np.isfinite(log_proba).all()
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
+    # Saturated rows are certain; log-probabilities keep the logit's scale.
+    assert proba.max() == 1.0
+    assert log_proba.min() <= -logit / 2
+    np.testing.assert_allclose(np.exp(log_proba), proba, atol=1e-6)
+    samples = clf.predict_samples(X, n_samples=4, random_state=0)
+    assert np.isfinite(samples).all()
+    assert clf.predict(X).shape == (4,)
+
+
+def test_multilabel_extreme_logits_are_finite():
+    X = _extreme_X()
+    y = np.array([[1, 0], [0, 1], [1, 1], [0, 0]])
+    clf = DropoutMLPClassifier(hidden_layer_sizes=(2,), max_iter=1, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.fit(X, y)
+    _hand_set(clf, 1e4)
+    assert np.isfinite(clf.predict_proba(X)).all()
+    assert np.isfinite(clf.predict_log_proba(X)).all()
+
+
+def test_overflowing_output_is_an_error_not_nan():
+    """A finite model whose activations overflow refuses to answer."""
+    X, _, y_reg = small_problem()
+    reg = DropoutMLPRegressor(hidden_layer_sizes=(3,), max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg.fit(X, y_reg)
+    reg.coefs_[0][...] = 1e300
+    reg.coefs_[1][...] = 1e300
+    overflow = "output contains infinity or NaN"
+    with np.errstate(over="ignore", invalid="ignore"):
+        with pytest.raises(ValueError, match=overflow):
+            reg.predict(np.ones((2, 3)))
+        with pytest.raises(ValueError, match=overflow):
+            reg.predict_samples(np.ones((2, 3)), n_samples=2)
+
+
+# -- memory bounded whatever the number of rows ---------------------------
+N_BIG = 2_000_000
+
+
+# Scratch space beyond the returned array: the prediction chunk's buffers
+# (activations, gradients, dropout masks), fixed whatever the number of rows.
+EXTRA_BYTES = 64 * 2**20
+
+
+# Growth of that scratch space from N_BIG / 4 to N_BIG rows: none is allowed
+# beyond allocator noise, so no temporary proportional to the rows exists.
+GROWTH_BYTES = 2 * 2**20
+
+
+@pytest.fixture(scope="module")
+def big_X():
+    return np.random.default_rng(0).normal(size=(N_BIG, 2))
+
+
+def _peak_extra(func):
+    """The result of ``func()`` and its peak memory beyond the result."""
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        result = func()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return result, peak - result.nbytes
+
+
+def _assert_bounded(predict, big_X):
+    out_small, extra_small = _peak_extra(lambda: predict(big_X[: N_BIG // 4]))
+    out_big, extra_big = _peak_extra(lambda: predict(big_X))
+    assert out_big.nbytes == 4 * out_small.nbytes
+    assert extra_big < EXTRA_BYTES, f"{extra_big / 2**20:.1f} MiB beyond the output"
+    assert extra_big - extra_small < GROWTH_BYTES, (
+        f"scratch memory grew by {(extra_big - extra_small) / 2**20:.1f} MiB "
+        "with the number of rows"
+    )
+    return out_big
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_predict_proba_memory_is_bounded(big_X, n_classes):
+    X, y = big_X[:60], np.arange(60) % n_classes
+    clf = DropoutMLPClassifier(hidden_layer_sizes=(3,), max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.fit(X, y)
+    proba = _assert_bounded(clf.predict_proba, big_X)
+    assert proba.shape == (N_BIG, n_classes)
+
+
+@pytest.mark.parametrize("cls", [DropoutMLPClassifier, DropoutMLPRegressor])
+def test_predict_samples_memory_is_bounded(big_X, cls):
+    X = big_X[:60]
+    y = np.arange(60) % 2 if cls is DropoutMLPClassifier else X[:, 0]
+    est = cls(hidden_layer_sizes=(3,), max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X, y)
+    samples = _assert_bounded(
+        lambda X: est.predict_samples(X, n_samples=2, random_state=0), big_X
+    )
+    assert samples.shape[:2] == (2, N_BIG)

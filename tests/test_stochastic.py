@@ -7,14 +7,17 @@ placeholder that keeps its format (digits after the decimal point).
 """
 
 import re
+import warnings
 
 import numpy as np
 import pytest
 from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier, MLPRegressor
+from support import small_problem
 
 from skdrop import DropoutMLPClassifier, DropoutMLPRegressor
+from skdrop._optimizers import SOLVERS
 from skdrop._stochastic import MIN_PATIENCE_STEPS
 
 
@@ -221,3 +224,25 @@ def test_silent_by_default(capsys, binary):
     X, y = binary
     DropoutMLPClassifier(hidden_layer_sizes=(4,), max_iter=3).fit(X, y)
     assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_max_iter_bounds_training(solver):
+    """tol=0 and n_iter_no_change=inf: only max_iter can stop training."""
+    X, _, y_reg = small_problem()
+    reg = DropoutMLPRegressor(
+        hidden_layer_sizes=(3,),
+        solver=solver,
+        dropout_rate=0.0 if solver == "lbfgs" else 0.5,
+        max_iter=7,
+        tol=0.0,
+        n_iter_no_change=np.inf,
+        learning_rate="adaptive",
+        random_state=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg.fit(X, y_reg)
+    assert reg.n_iter_ <= 7
+    if solver != "lbfgs":
+        assert reg.n_iter_ == 7

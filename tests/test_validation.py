@@ -1,14 +1,19 @@
 """Inputs refused (or made safe) before they reach the training core:
-uniformly tiny sample weights and sparse regression targets."""
+sample weights of any scale (a common factor changes nothing, tiny weights
+train, an overflowing penalty is named) and sparse regression targets."""
 
 import warnings
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.exceptions import ConvergenceWarning
+from support import assert_same_weights, quietly, small_problem, weights_of
 
 from skdrop import DropoutMLPClassifier, DropoutMLPRegressor
+from skdrop._optimizers import SOLVERS
 from skdrop._validation import PENALTY_DROWNS_DATA, penalty_on_normalized_weights
 
 RNG = np.random.default_rng(0)
@@ -75,3 +80,75 @@ def test_sparse_multilabel_targets_still_train_the_classifier():
     Y = sp.csr_matrix(np.column_stack([LABELS, 1 - LABELS]))
     clf = _fit(DropoutMLPClassifier(**PARAMS), X, Y)
     assert clf.predict(X).shape == (40, 2)
+
+
+# -- sample weights of any scale, and the penalty they imply ------------------
+GENERATED_CASES = {"count": 0}
+X_W = np.random.default_rng(2).normal(size=(25, 3))
+Y_W = X_W[:, 0] - X_W[:, 1]
+W_BASE = np.random.default_rng(3).uniform(2.0**-10, 1.0, size=25)
+
+
+def _fit_weights(sample_weight, solver, alpha, dtype=np.float64):
+    return quietly(
+        DropoutMLPRegressor(
+            hidden_layer_sizes=(3,),
+            solver=solver,
+            alpha=alpha,
+            dropout_rate=0.0 if solver == "lbfgs" else 0.3,
+            max_iter=3,
+            random_state=0,
+        ).fit,
+        X_W.astype(dtype),
+        Y_W,
+        sample_weight=sample_weight,
+    )
+
+
+@settings(max_examples=40)
+@given(
+    exponent=st.integers(-1000, 1000),
+    solver=st.sampled_from(SOLVERS),
+    dtype=st.sampled_from([np.float32, np.float64]),
+)
+def test_scaled_sample_weights_give_the_same_model(exponent, solver, dtype):
+    """Losses are weighted means: a common factor 2**k changes nothing (alpha=0)."""
+    GENERATED_CASES["count"] += 1
+    reference = _fit_weights(W_BASE, solver, 0.0, dtype)
+    scaled = _fit_weights(W_BASE * 2.0**exponent, solver, 0.0, dtype)
+    assert_same_weights(weights_of(scaled), weights_of(reference))
+
+
+@settings(max_examples=25)
+@given(exponent=st.integers(-20, 1000), solver=st.sampled_from(SOLVERS))
+def test_weight_scale_and_alpha_trade_off(exponent, solver):
+    """The penalty is alpha / sum(w): weights w * 2**k with alpha make the same
+    model as weights w with alpha / 2**k."""
+    GENERATED_CASES["count"] += 1
+    scaled = _fit_weights(W_BASE * 2.0**exponent, solver, 1e-4)
+    reference = _fit_weights(W_BASE, solver, 1e-4 * 2.0**-exponent)
+    assert_same_weights(weights_of(scaled), weights_of(reference))
+
+
+@pytest.mark.parametrize("cls", [DropoutMLPClassifier, DropoutMLPRegressor])
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_tiny_sample_weights_train(cls, solver):
+    X, y_class, y_reg = small_problem()
+    y = y_class if cls is DropoutMLPClassifier else y_reg / 1e3
+    params = {"hidden_layer_sizes": (3,), "solver": solver, "alpha": 0.0}
+    params |= {"dropout_rate": 0.0, "max_iter": 3, "random_state": 0}
+    tiny = quietly(cls(**params).fit, X, y, sample_weight=np.full(len(X), 1e-320))
+    plain = quietly(cls(**params).fit, X, y)
+    for a, b in zip(weights_of(tiny), weights_of(plain), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-9)
+
+
+def test_penalty_that_overflows_names_alpha():
+    with pytest.raises(ValueError, match="alpha / sum"):
+        _fit_weights(np.full(25, 1e-320), "adam", 1e-4)
+
+
+def test_sparse_targets_for_the_regressor_are_refused():
+    X, _, y = small_problem()
+    with pytest.raises(TypeError, match="Sparse data was passed for y"):
+        DropoutMLPRegressor(max_iter=1).fit(X, sp.csr_matrix(y.reshape(-1, 1)))
