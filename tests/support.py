@@ -9,6 +9,8 @@ import warnings
 
 import numpy as np
 
+from skdrop import DropoutMLPClassifier
+
 
 def small_problem(n=40, n_features=3, seed=0):
     """``X`` of ``n`` standard normal rows, two-class labels, and regression
@@ -39,3 +41,47 @@ def quietly(call, *args, **kwargs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return call(*args, **kwargs)
+
+
+def clean_X(n_rows, n_features, seed=0):
+    """Standard normal features without any fault."""
+    return np.random.default_rng(seed).normal(size=(n_rows, n_features))
+
+
+def assert_predictions_valid(estimator, X_test):
+    """Every prediction method gives finite output of the documented shape."""
+    n_rows = X_test.shape[0]
+    y_pred = estimator.predict(X_test)
+    assert y_pred.shape[0] == n_rows
+    if isinstance(estimator, DropoutMLPClassifier):
+        assert set(np.unique(y_pred)).issubset(
+            set(np.ravel(estimator.classes_)) | {0, 1}
+        )
+        if estimator._label_binarizer.y_type_.startswith("multilabel"):
+            n_columns = estimator.n_outputs_
+        else:
+            n_columns = len(estimator.classes_)
+            assert y_pred.dtype == estimator.classes_.dtype
+        proba = estimator.predict_proba(X_test)
+        assert proba.shape == (n_rows, n_columns)
+        assert proba.dtype == estimator.coefs_[0].dtype
+        assert np.isfinite(proba).all()
+        assert ((proba >= 0) & (proba <= 1)).all()
+        if not estimator._label_binarizer.y_type_.startswith("multilabel"):
+            np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-5)
+        log_proba = estimator.predict_log_proba(X_test)
+        assert log_proba.shape == proba.shape
+        assert np.isfinite(log_proba).all() and (log_proba <= 0).all()
+        samples = estimator.predict_samples(X_test, n_samples=3, random_state=0)
+        assert samples.shape == (3, n_rows, n_columns)
+    else:
+        assert np.issubdtype(y_pred.dtype, np.floating)
+        assert np.isfinite(y_pred).all()
+        expected_shape = (n_rows,) if estimator.n_outputs_ == 1 else (n_rows, 2)
+        assert y_pred.shape == expected_shape
+        mean, std = estimator.predict(X_test, return_std=True)
+        assert mean.shape == std.shape == expected_shape
+        assert np.isfinite(mean).all() and (std >= 0).all()
+        samples = estimator.predict_samples(X_test, n_samples=3, random_state=0)
+        assert samples.shape == (3, *expected_shape)
+    assert np.isfinite(samples).all()

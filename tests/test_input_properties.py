@@ -23,11 +23,7 @@ import pytest
 import scipy.sparse as sp
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from sklearn.neural_network import MLPClassifier, MLPRegressor
-from sklearn.utils._param_validation import (
-    InvalidParameterError,
-    validate_parameter_constraints,
-)
+from support import assert_predictions_valid, clean_X
 
 from skdrop import DropoutMLPClassifier, DropoutMLPRegressor
 
@@ -297,49 +293,6 @@ def _estimator_for(task, params):
     return cls(**params)
 
 
-def _clean_X(n_rows, n_features, seed=0):
-    return np.random.default_rng(seed).normal(size=(n_rows, n_features))
-
-
-def _assert_predictions_valid(estimator, X_test):
-    """Every prediction method gives finite output of the documented shape."""
-    n_rows = X_test.shape[0]
-    y_pred = estimator.predict(X_test)
-    assert y_pred.shape[0] == n_rows
-    if isinstance(estimator, DropoutMLPClassifier):
-        assert set(np.unique(y_pred)).issubset(
-            set(np.ravel(estimator.classes_)) | {0, 1}
-        )
-        if estimator._label_binarizer.y_type_.startswith("multilabel"):
-            n_columns = estimator.n_outputs_
-        else:
-            n_columns = len(estimator.classes_)
-            assert y_pred.dtype == estimator.classes_.dtype
-        proba = estimator.predict_proba(X_test)
-        assert proba.shape == (n_rows, n_columns)
-        assert proba.dtype == estimator.coefs_[0].dtype
-        assert np.isfinite(proba).all()
-        assert ((proba >= 0) & (proba <= 1)).all()
-        if not estimator._label_binarizer.y_type_.startswith("multilabel"):
-            np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-5)
-        log_proba = estimator.predict_log_proba(X_test)
-        assert log_proba.shape == proba.shape
-        assert np.isfinite(log_proba).all() and (log_proba <= 0).all()
-        samples = estimator.predict_samples(X_test, n_samples=3, random_state=0)
-        assert samples.shape == (3, n_rows, n_columns)
-    else:
-        assert np.issubdtype(y_pred.dtype, np.floating)
-        assert np.isfinite(y_pred).all()
-        expected_shape = (n_rows,) if estimator.n_outputs_ == 1 else (n_rows, 2)
-        assert y_pred.shape == expected_shape
-        mean, std = estimator.predict(X_test, return_std=True)
-        assert mean.shape == std.shape == expected_shape
-        assert np.isfinite(mean).all() and (std >= 0).all()
-        samples = estimator.predict_samples(X_test, n_samples=3, random_state=0)
-        assert samples.shape == (3, *expected_shape)
-    assert np.isfinite(samples).all()
-
-
 NUMERICAL_FAILURE = (
     r"Training diverged: .*\(learning_rate_init=|"
     r"network's output contains infinity or NaN: an activation overflowed"
@@ -383,11 +336,11 @@ def test_fit_succeeds_or_names_the_problem(problem, params):
             assert not hasattr(estimator, "coefs_"), "a failed fit left weights"
             return
         assert estimator.n_features_in_ == problem["n_features"]
-        X_test = _clean_X(5, problem["n_features"])
+        X_test = clean_X(5, problem["n_features"])
         if isinstance(X, pd.DataFrame):
             X_test = pd.DataFrame(X_test, columns=X.columns)
         try:
-            _assert_predictions_valid(estimator, X_test)
+            assert_predictions_valid(estimator, X_test)
         except ValueError as exc:
             assert re.search(NUMERICAL_FAILURE, str(exc)), exc
 
@@ -401,7 +354,7 @@ def test_failed_call_keeps_the_fitted_state(problem, params, warm_start):
     task = problem["task"]
     n_features = problem["n_features"]
     rng = np.random.default_rng(0)
-    X_good = _clean_X(12, n_features)
+    X_good = clean_X(12, n_features)
     if task == "regression":
         y_good = rng.normal(size=12)
         if np.ndim(problem["y"]) == 2:
@@ -446,7 +399,7 @@ def test_predict_succeeds_or_names_the_problem(problem, params, n_rows, predict_
         assume(_call(estimator.fit, *fit_args, sample_weight=sw, expected=None))
         n_features = problem["n_features"]
         if predict_fault == "wrong_n_features":
-            X_test = _clean_X(n_rows, n_features + 1)
+            X_test = clean_X(n_rows, n_features + 1)
             name = type(estimator).__name__
             expected = (
                 ValueError,
@@ -456,7 +409,7 @@ def test_predict_succeeds_or_names_the_problem(problem, params, n_rows, predict_
         else:
             if predict_fault.startswith("sparse") and n_rows < 2:
                 predict_fault = "clean"
-            X_test = _make_X(_clean_X(n_rows, n_features, seed=1), predict_fault)
+            X_test = _make_X(clean_X(n_rows, n_features, seed=1), predict_fault)
             expected = FAULTS_X[predict_fault]
         if predict_fault == "pandas" and not isinstance(problem["X"], pd.DataFrame):
             # Names at predict but not at fit: a warning, not an error.
@@ -511,255 +464,8 @@ def test_partial_fit_rejects_undeclared_classes(
         else:
             estimator.partial_fit(X, y)
             assert estimator.t_ == 20
-            _assert_predictions_valid(estimator, X)
+            assert_predictions_valid(estimator, X)
         with pytest.raises(ValueError, match=r"`classes=.*` is not the same as"):
             estimator.partial_fit(X, y, classes=names[: n_declared + 1])
     assert _fingerprint(y) == y_before
     np.testing.assert_array_equal(estimator.classes_, classes)
-
-
-# -- parameters ---------------------------------------------------------------
-# Values that every parameter of _parameter_constraints must refuse.
-# skdrop's own rules only: scikit-learn's check_param_validation (run by
-# test_sklearn_compat) already sends invalid values of every inherited
-# parameter through fit and partial_fit. hidden_layer_sizes is here for the
-# elements of a sequence, which its constraint does not look into.
-INVALID_PARAMS = {
-    "hidden_layer_sizes": [0, -1, (3, 0), (3, -2), "3", (3, 1.5), 2.5],
-    "dropout_rate": [
-        -0.1,
-        1.0,
-        1.5,
-        np.nan,
-        "half",
-        None,
-        [0.1, 0.2],
-        [],
-        [1.0],
-        [-0.5],
-        ["half"],
-        [None],
-        [np.nan],
-        [True],
-    ],
-    "input_dropout_rate": [-0.1, 1.0, "a", None, [0.1], np.nan],
-    "dropout_type": ["uniform", None, 1],
-    "max_norm": [0, -1.0, "big", np.nan],
-    "dropout_group_size": [0, -1, "rows", 1.5],
-}
-
-INVALID_CASES = [
-    (cls, name, value)
-    for cls in (DropoutMLPClassifier, DropoutMLPRegressor)
-    for name, values in INVALID_PARAMS.items()
-    for value in values
-] + [
-    # The classifier's only: wrong types, and dicts whose keys are not
-    # classes of y or whose weights are not finite non-negative numbers.
-    (DropoutMLPClassifier, "class_weight", value)
-    for value in ["heavy", 1.0, [1.0, 2.0], {2: 1.0}, {0: -1.0}, {0: np.nan}]
-]
-
-
-def test_every_parameter_of_skdrops_own_has_invalid_cases():
-    for cls, sklearn_cls in (
-        (DropoutMLPClassifier, MLPClassifier),
-        (DropoutMLPRegressor, MLPRegressor),
-    ):
-        covered = {name for c, name, _ in INVALID_CASES if c is cls}
-        own = set(cls._parameter_constraints) - set(sklearn_cls._parameter_constraints)
-        assert own <= covered, own - covered
-
-
-@pytest.mark.parametrize(
-    "cls, name, value",
-    INVALID_CASES,
-    ids=[f"{c.__name__}-{n}={v!r}" for c, n, v in INVALID_CASES],
-)
-@pytest.mark.parametrize("method", ["fit", "partial_fit"])
-def test_invalid_parameter_is_named(cls, name, value, method):
-    """Each invalid constructor value fails before training, naming itself."""
-    if method == "partial_fit" and name == "solver":
-        pytest.skip("partial_fit does not exist for an invalid solver")
-    X = _clean_X(8, 2)
-    y = np.arange(8) % 2
-    estimator = cls(**{**TINY, name: value})
-    fit = getattr(estimator, method)
-    kwargs = (
-        {"classes": [0, 1]}
-        if cls is DropoutMLPClassifier and method == ("partial_fit")
-        else {}
-    )
-    with pytest.raises((ValueError, TypeError), match=name):
-        fit(X, y, **kwargs)
-    assert not hasattr(estimator, "coefs_")
-    assert not hasattr(estimator, "classes_")
-
-
-JUNK = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(-3, 3),
-    st.floats(allow_nan=True, allow_infinity=True),
-    st.text(max_size=3),
-    st.lists(st.floats(-2, 2), max_size=3),
-    st.lists(st.integers(-2, 4), max_size=3),
-)
-
-# Valid values that would make a tiny test slow.
-SLOW_WHEN_VALID = {"max_iter", "max_fun", "hidden_layer_sizes", "n_iter_no_change"}
-
-
-@settings(max_examples=70)
-@given(
-    name=st.sampled_from(sorted(DropoutMLPRegressor._parameter_constraints)),
-    value=JUNK,
-    classifier=st.booleans(),
-)
-def test_arbitrary_parameter_values(name, value, classifier):
-    """Any value: either a named parameter error, or a model that works."""
-    cls = DropoutMLPClassifier if classifier else DropoutMLPRegressor
-    assume(name in cls._parameter_constraints)
-    params = {**TINY, "random_state": 0, name: value}
-    try:
-        validate_parameter_constraints(
-            cls._parameter_constraints, params, caller_name=cls.__name__
-        )
-        valid_for_sklearn = True
-    except InvalidParameterError:
-        valid_for_sklearn = False
-    if valid_for_sklearn and name in SLOW_WHEN_VALID:
-        assume(np.all(np.ravel(np.asarray(value, dtype=float)) <= 8))
-    _count_case()
-    X = _clean_X(10, 2)
-    y = np.arange(10) % 2
-    estimator = cls(**params)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            estimator.fit(X, y)
-        except (ValueError, TypeError) as exc:
-            message = str(exc)
-            named = (
-                name in message
-                or (
-                    # lbfgs is refused with dropout, which names both settings.
-                    "dropout" in message and name in ("solver", "dropout_rate")
-                )
-                or (
-                    # a few samples cannot hold out a validation set
-                    name in ("early_stopping", "validation_fraction")
-                    and re.search("validation|test_size|train_size", message)
-                )
-            )
-            assert named, f"{name}={value!r}: {message}"
-            assert not hasattr(estimator, "coefs_")
-            return
-    assert valid_for_sklearn, f"{name}={value!r} is invalid but was accepted"
-    _assert_predictions_valid(estimator, X)
-
-
-# -- inputs that scikit-learn's validation lets through or fails on -----------
-DATE_UNITS = st.sampled_from(["s", "ms", "us", "ns", "D", "h"])
-
-
-@settings(max_examples=30)
-@given(
-    kind=st.sampled_from(["timedelta64", "datetime64"]),
-    unit=DATE_UNITS,
-    frame=st.booleans(),
-    classifier=st.booleans(),
-    method=st.sampled_from(["fit", "predict"]),
-)
-def test_dates_and_durations_in_X_are_refused(kind, unit, frame, classifier, method):
-    _count_case()
-    cls = DropoutMLPClassifier if classifier else DropoutMLPRegressor
-    values = np.arange(20).reshape(10, 2).astype(f"{kind}[{unit}]")
-    X_bad = pd.DataFrame({"a": values[:, 0], "b": np.ones(10)}) if frame else values
-    y = np.arange(10) % 2
-    estimator = cls(**TINY)
-    if method == "predict":
-        X_fit = pd.DataFrame({"a": np.ones(10), "b": np.ones(10)}) if frame else None
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            estimator.fit(X_fit if frame else _clean_X(10, 2), y)
-    with pytest.raises(ValueError, match="Input X holds dates or time durations"):
-        getattr(estimator, method)(X_bad) if method == "predict" else estimator.fit(
-            X_bad, y
-        )
-
-
-@settings(max_examples=25)
-@given(
-    exponent=st.integers(309, 2000),
-    row=st.integers(0, 9),
-    column=st.integers(0, 1),
-    in_y=st.booleans(),
-)
-def test_python_ints_beyond_float64_are_named(exponent, row, column, in_y):
-    _count_case()
-    X = _clean_X(10, 2).astype(object)
-    y = np.arange(10, dtype=float).astype(object)
-    if in_y:
-        y[row] = 10**exponent
-    else:
-        X[row, column] = -(10**exponent)
-    name = "y" if in_y else "X"
-    with pytest.raises(ValueError, match=f"Input {name} holds a number too large"):
-        DropoutMLPRegressor(**TINY).fit(X, y)
-
-
-LABELS = st.one_of(st.integers(-3, 3), st.text(min_size=1, max_size=2), st.none())
-
-
-@settings(max_examples=30)
-@given(labels=st.lists(LABELS, min_size=10, max_size=10))
-def test_unsortable_labels_are_named(labels):
-    """None, or strings mixed with numbers: a clear error, never '<' failing."""
-    _count_case()
-    y = np.array(labels, dtype=object)
-    has_none = any(v is None for v in labels)
-    mixed = len({isinstance(v, str) for v in labels if v is not None}) > 1
-    estimator = DropoutMLPClassifier(**TINY)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if has_none:
-            with pytest.raises(ValueError, match="Input y holds None"):
-                estimator.fit(_clean_X(10, 2), y)
-        elif mixed:
-            with pytest.raises(ValueError, match="Input y mixes string labels"):
-                estimator.fit(_clean_X(10, 2), y)
-        else:
-            estimator.fit(_clean_X(10, 2), y)
-            assert set(estimator.predict(_clean_X(3, 2))) <= set(labels)
-
-
-@settings(max_examples=25)
-@given(
-    values=st.lists(
-        st.one_of(st.text(max_size=3), st.floats(-5, 5).map(str), st.none()),
-        min_size=10,
-        max_size=10,
-    ),
-    loss=st.sampled_from(["squared_error", "poisson"]),
-)
-def test_regression_targets_must_be_numbers(values, loss):
-    _count_case()
-    y = np.array(values, dtype=object if None in values else str)
-    estimator = DropoutMLPRegressor(loss=loss, **TINY)
-    try:
-        numbers = np.array(values, dtype=np.float64)
-    except (TypeError, ValueError):
-        with pytest.raises(ValueError, match="Input y"):
-            estimator.fit(_clean_X(10, 2), y)
-        return
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if not np.isfinite(numbers).all() or (
-            loss == "poisson" and (numbers < 0).any()
-        ):
-            with pytest.raises(ValueError, match="y"):
-                estimator.fit(_clean_X(10, 2), y)
-            return
-        estimator.fit(_clean_X(10, 2), y)
-    assert np.isfinite(estimator.predict(_clean_X(3, 2))).all()

@@ -13,14 +13,21 @@ generated cases is printed at the end of the module.
 
 import copy
 import itertools
+import re
 import tracemalloc
+import warnings
 from unittest import mock
 
 import numpy as np
 import pytest
-from hypothesis import event, given, settings
+from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
-from sklearn.utils._param_validation import InvalidParameterError
+from sklearn.neural_network import MLPClassifier, MLPRegressor
+from sklearn.utils._param_validation import (
+    InvalidParameterError,
+    validate_parameter_constraints,
+)
+from support import assert_predictions_valid, clean_X
 
 from skdrop import DropoutMLPClassifier, DropoutMLPRegressor
 from skdrop._activations import HIDDEN_ACTIVATIONS
@@ -270,3 +277,146 @@ def test_rates_just_below_one_train_and_predict(params):
         estimator.fit(X, y)
     mean, std = estimator.predict(X[:3], return_std=True)
     assert np.isfinite(mean).all() and np.isfinite(std).all()
+
+
+# -- invalid and arbitrary values, through fit and partial_fit ---------------
+# One small layer and 3 epochs: each case is one quick fit.
+TINY_FIT = {"hidden_layer_sizes": (3,), "max_iter": 3}
+# Values that every parameter of _parameter_constraints must refuse.
+# skdrop's own rules only: scikit-learn's check_param_validation (run by
+# test_sklearn_compat) already sends invalid values of every inherited
+# parameter through fit and partial_fit. hidden_layer_sizes is here for the
+# elements of a sequence, which its constraint does not look into.
+INVALID_PARAMS = {
+    "hidden_layer_sizes": [0, -1, (3, 0), (3, -2), "3", (3, 1.5), 2.5],
+    "dropout_rate": [
+        -0.1,
+        1.0,
+        1.5,
+        np.nan,
+        "half",
+        None,
+        [0.1, 0.2],
+        [],
+        [1.0],
+        [-0.5],
+        ["half"],
+        [None],
+        [np.nan],
+        [True],
+    ],
+    "input_dropout_rate": [-0.1, 1.0, "a", None, [0.1], np.nan],
+    "dropout_type": ["uniform", None, 1],
+    "max_norm": [0, -1.0, "big", np.nan],
+    "dropout_group_size": [0, -1, "rows", 1.5],
+}
+INVALID_CASES = [
+    (cls, name, value)
+    for cls in (DropoutMLPClassifier, DropoutMLPRegressor)
+    for name, values in INVALID_PARAMS.items()
+    for value in values
+] + [
+    # The classifier's only: wrong types, and dicts whose keys are not
+    # classes of y or whose weights are not finite non-negative numbers.
+    (DropoutMLPClassifier, "class_weight", value)
+    for value in ["heavy", 1.0, [1.0, 2.0], {2: 1.0}, {0: -1.0}, {0: np.nan}]
+]
+
+
+def test_every_parameter_of_skdrops_own_has_invalid_cases():
+    for cls, sklearn_cls in (
+        (DropoutMLPClassifier, MLPClassifier),
+        (DropoutMLPRegressor, MLPRegressor),
+    ):
+        covered = {name for c, name, _ in INVALID_CASES if c is cls}
+        own = set(cls._parameter_constraints) - set(sklearn_cls._parameter_constraints)
+        assert own <= covered, own - covered
+
+
+@pytest.mark.parametrize(
+    "cls, name, value",
+    INVALID_CASES,
+    ids=[f"{c.__name__}-{n}={v!r}" for c, n, v in INVALID_CASES],
+)
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_invalid_parameter_is_named(cls, name, value, method):
+    """Each invalid constructor value fails before training, naming itself."""
+    if method == "partial_fit" and name == "solver":
+        pytest.skip("partial_fit does not exist for an invalid solver")
+    X = clean_X(8, 2)
+    y = np.arange(8) % 2
+    estimator = cls(**{**TINY_FIT, name: value})
+    fit = getattr(estimator, method)
+    kwargs = (
+        {"classes": [0, 1]}
+        if cls is DropoutMLPClassifier and method == ("partial_fit")
+        else {}
+    )
+    with pytest.raises((ValueError, TypeError), match=name):
+        fit(X, y, **kwargs)
+    assert not hasattr(estimator, "coefs_")
+    assert not hasattr(estimator, "classes_")
+
+
+JUNK = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 3),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=3),
+    st.lists(st.floats(-2, 2), max_size=3),
+    st.lists(st.integers(-2, 4), max_size=3),
+)
+
+
+# Valid values that would make a tiny test slow.
+SLOW_WHEN_VALID = {"max_iter", "max_fun", "hidden_layer_sizes", "n_iter_no_change"}
+
+
+@settings(max_examples=70)
+@given(
+    name=st.sampled_from(sorted(DropoutMLPRegressor._parameter_constraints)),
+    value=JUNK,
+    classifier=st.booleans(),
+)
+def test_arbitrary_parameter_values(name, value, classifier):
+    """Any value: either a named parameter error, or a model that works."""
+    cls = DropoutMLPClassifier if classifier else DropoutMLPRegressor
+    assume(name in cls._parameter_constraints)
+    params = {**TINY_FIT, "random_state": 0, name: value}
+    try:
+        validate_parameter_constraints(
+            cls._parameter_constraints, params, caller_name=cls.__name__
+        )
+        valid_for_sklearn = True
+    except InvalidParameterError:
+        valid_for_sklearn = False
+    if valid_for_sklearn and name in SLOW_WHEN_VALID:
+        assume(np.all(np.ravel(np.asarray(value, dtype=float)) <= 8))
+    GENERATED_CASES["count"] += 1
+    X = clean_X(10, 2)
+    y = np.arange(10) % 2
+    estimator = cls(**params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            estimator.fit(X, y)
+        except (ValueError, TypeError) as exc:
+            message = str(exc)
+            named = (
+                name in message
+                or (
+                    # lbfgs is refused with dropout, which names both settings.
+                    "dropout" in message and name in ("solver", "dropout_rate")
+                )
+                or (
+                    # a few samples cannot hold out a validation set
+                    name in ("early_stopping", "validation_fraction")
+                    and re.search("validation|test_size|train_size", message)
+                )
+            )
+            assert named, f"{name}={value!r}: {message}"
+            assert not hasattr(estimator, "coefs_")
+            return
+    assert valid_for_sklearn, f"{name}={value!r} is invalid but was accepted"
+    assert_predictions_valid(estimator, X)

@@ -1,16 +1,20 @@
 """Inputs refused (or made safe) before they reach the training core:
 sample weights of any scale (a common factor changes nothing, tiny weights
-train, an overflowing penalty is named) and sparse regression targets."""
+train, an overflowing penalty is named), sparse regression targets, and
+what scikit-learn's own checks let through or fail on: dates and durations
+in X, Python integers beyond float64, unsortable labels, targets that are
+not numbers."""
 
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.exceptions import ConvergenceWarning
-from support import assert_same_weights, quietly, small_problem, weights_of
+from support import assert_same_weights, clean_X, quietly, small_problem, weights_of
 
 from skdrop import DropoutMLPClassifier, DropoutMLPRegressor
 from skdrop._optimizers import SOLVERS
@@ -152,3 +156,110 @@ def test_sparse_targets_for_the_regressor_are_refused():
     X, _, y = small_problem()
     with pytest.raises(TypeError, match="Sparse data was passed for y"):
         DropoutMLPRegressor(max_iter=1).fit(X, sp.csr_matrix(y.reshape(-1, 1)))
+
+
+# -- inputs that scikit-learn's validation lets through or fails on -----------
+TINY = {"hidden_layer_sizes": (3,), "max_iter": 3}
+DATE_UNITS = st.sampled_from(["s", "ms", "us", "ns", "D", "h"])
+
+
+@settings(max_examples=30)
+@given(
+    kind=st.sampled_from(["timedelta64", "datetime64"]),
+    unit=DATE_UNITS,
+    frame=st.booleans(),
+    classifier=st.booleans(),
+    method=st.sampled_from(["fit", "predict"]),
+)
+def test_dates_and_durations_in_X_are_refused(kind, unit, frame, classifier, method):
+    GENERATED_CASES["count"] += 1
+    cls = DropoutMLPClassifier if classifier else DropoutMLPRegressor
+    values = np.arange(20).reshape(10, 2).astype(f"{kind}[{unit}]")
+    X_bad = pd.DataFrame({"a": values[:, 0], "b": np.ones(10)}) if frame else values
+    y = np.arange(10) % 2
+    estimator = cls(**TINY)
+    if method == "predict":
+        X_fit = pd.DataFrame({"a": np.ones(10), "b": np.ones(10)}) if frame else None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            estimator.fit(X_fit if frame else clean_X(10, 2), y)
+    with pytest.raises(ValueError, match="Input X holds dates or time durations"):
+        getattr(estimator, method)(X_bad) if method == "predict" else estimator.fit(
+            X_bad, y
+        )
+
+
+@settings(max_examples=25)
+@given(
+    exponent=st.integers(309, 2000),
+    row=st.integers(0, 9),
+    column=st.integers(0, 1),
+    in_y=st.booleans(),
+)
+def test_python_ints_beyond_float64_are_named(exponent, row, column, in_y):
+    GENERATED_CASES["count"] += 1
+    X = clean_X(10, 2).astype(object)
+    y = np.arange(10, dtype=float).astype(object)
+    if in_y:
+        y[row] = 10**exponent
+    else:
+        X[row, column] = -(10**exponent)
+    name = "y" if in_y else "X"
+    with pytest.raises(ValueError, match=f"Input {name} holds a number too large"):
+        DropoutMLPRegressor(**TINY).fit(X, y)
+
+
+LABEL_VALUES = st.one_of(st.integers(-3, 3), st.text(min_size=1, max_size=2), st.none())
+
+
+@settings(max_examples=30)
+@given(labels=st.lists(LABEL_VALUES, min_size=10, max_size=10))
+def test_unsortable_labels_are_named(labels):
+    """None, or strings mixed with numbers: a clear error, never '<' failing."""
+    GENERATED_CASES["count"] += 1
+    y = np.array(labels, dtype=object)
+    has_none = any(v is None for v in labels)
+    mixed = len({isinstance(v, str) for v in labels if v is not None}) > 1
+    estimator = DropoutMLPClassifier(**TINY)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if has_none:
+            with pytest.raises(ValueError, match="Input y holds None"):
+                estimator.fit(clean_X(10, 2), y)
+        elif mixed:
+            with pytest.raises(ValueError, match="Input y mixes string labels"):
+                estimator.fit(clean_X(10, 2), y)
+        else:
+            estimator.fit(clean_X(10, 2), y)
+            assert set(estimator.predict(clean_X(3, 2))) <= set(labels)
+
+
+@settings(max_examples=25)
+@given(
+    values=st.lists(
+        st.one_of(st.text(max_size=3), st.floats(-5, 5).map(str), st.none()),
+        min_size=10,
+        max_size=10,
+    ),
+    loss=st.sampled_from(["squared_error", "poisson"]),
+)
+def test_regression_targets_must_be_numbers(values, loss):
+    GENERATED_CASES["count"] += 1
+    y = np.array(values, dtype=object if None in values else str)
+    estimator = DropoutMLPRegressor(loss=loss, **TINY)
+    try:
+        numbers = np.array(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        with pytest.raises(ValueError, match="Input y"):
+            estimator.fit(clean_X(10, 2), y)
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if not np.isfinite(numbers).all() or (
+            loss == "poisson" and (numbers < 0).any()
+        ):
+            with pytest.raises(ValueError, match="y"):
+                estimator.fit(clean_X(10, 2), y)
+            return
+        estimator.fit(clean_X(10, 2), y)
+    assert np.isfinite(estimator.predict(clean_X(3, 2))).all()
