@@ -3,7 +3,7 @@ sample weights of any scale (a common factor changes nothing, tiny weights
 train, an overflowing penalty is named), sparse regression targets, and
 what scikit-learn's own checks let through or fail on: dates and durations
 in X, Python integers beyond float64, unsortable labels, targets that are
-not numbers."""
+not numbers; and the helpers of skdrop/_validation.py on their own."""
 
 import warnings
 
@@ -18,7 +18,15 @@ from support import assert_same_weights, clean_X, quietly, small_problem, weight
 
 from skdrop import DropoutMLPClassifier, DropoutMLPRegressor
 from skdrop._optimizers import SOLVERS
-from skdrop._validation import PENALTY_DROWNS_DATA, penalty_on_normalized_weights
+from skdrop._validation import (
+    PENALTY_DROWNS_DATA,
+    checked_labels,
+    indicator_columns,
+    largest_magnitude,
+    normalized_sample_weight,
+    numeric_targets,
+    penalty_on_normalized_weights,
+)
 
 RNG = np.random.default_rng(0)
 X = RNG.standard_normal((40, 3))
@@ -263,3 +271,37 @@ def test_regression_targets_must_be_numbers(values, loss):
             return
         estimator.fit(clean_X(10, 2), y)
     assert np.isfinite(estimator.predict(clean_X(3, 2))).all()
+
+
+# -- the helpers themselves ---------------------------------------------------
+def test_normalized_sample_weight_divides_by_the_largest():
+    weights, scale = normalized_sample_weight([1e-320, 2e-320], np.ones((2, 1)))
+    assert scale == 2e-320
+    np.testing.assert_allclose(weights, [0.5, 1.0])
+    assert normalized_sample_weight(None, np.ones((2, 1))) == (None, 1.0)
+
+
+def test_largest_magnitude_of_dense_sparse_and_empty_data():
+    dense = np.array([[1.0, -7.0], [np.nan, 2.0]])
+    assert largest_magnitude(dense) == 7.0
+    assert largest_magnitude(sp.csr_matrix(dense)) == 7.0
+    assert largest_magnitude(np.empty((0, 3))) == 0.0
+
+
+def test_numeric_targets_convert_number_strings_and_keep_the_dtype():
+    y = numeric_targets(np.array(["1.5", "-2"], dtype=object), np.float32)
+    assert y.dtype == np.float32
+    np.testing.assert_array_equal(y, [1.5, -2.0])
+    with pytest.raises(ValueError, match="Input y contains infinity"):
+        numeric_targets(np.array([1e300]), np.float32)
+
+
+def test_checked_labels_turn_object_numbers_into_a_numeric_array():
+    assert checked_labels(np.array([1, 2, 1], dtype=object)).dtype.kind == "i"
+    strings = np.array(["a", "b"], dtype=object)
+    assert checked_labels(strings) is strings
+
+
+def test_indicator_columns_are_the_classes_of_a_multilabel_y_only():
+    np.testing.assert_array_equal(indicator_columns([[0, 1, 1], [1, 0, 1]]), [0, 1, 2])
+    assert indicator_columns([0, 1, 1]) is None
