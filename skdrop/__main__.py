@@ -29,8 +29,10 @@ DESCRIPTION = (
     "(Nadeau and Bengio 2003). Nothing is downloaded."
 )
 DATASETS = ("digits", "breast_cancer", "wine", "iris", "diabetes")
-DEFAULT_DROPOUT_GRID = "0,0.1,0.3,0.5"
-DEFAULT_ALPHA_GRID = "0.0001,0.001,0.01,0.1"
+# 'auto': rates learned per layer (Concrete dropout), one more candidate; the
+# alpha grid has as many, so that both searches have the same budget.
+DEFAULT_DROPOUT_GRID = "0,0.1,0.3,0.5,auto"
+DEFAULT_ALPHA_GRID = "0.0001,0.001,0.01,0.1,1"
 PLOT_SUFFIXES = (".png", ".pdf", ".svg")
 MAX_HIDDEN_UNITS = 100_000
 # The default budget: 5 x 2-fold CV, 4 candidates x 2 inner folds, 100 units
@@ -74,18 +76,25 @@ def _hidden(text):
         raise argparse.ArgumentTypeError(f"layer sizes ({text!r}): {exc}") from None
 
 
-def _grid(low, high, high_open):
-    """An argparse type: distinct comma-separated floats in a range."""
+def _grid(low, high, high_open, words=()):
+    """An argparse type: distinct comma-separated floats in a range (or one
+    of ``words``, such as ``'auto'``)."""
+
+    def number(part):
+        return part.strip() if part.strip() in words else float(part)
 
     def parse(text):
         try:
-            values = tuple(float(part) for part in text.split(","))
+            values = tuple(number(part) for part in text.split(","))
         except ValueError:
+            also = "".join(f" or {word!r}" for word in words)
             raise argparse.ArgumentTypeError(
-                f"expected comma-separated numbers, got {text!r}"
+                f"expected comma-separated numbers{also}, got {text!r}"
             ) from None
         too_high = (lambda v: v >= high) if high_open else (lambda v: v > high)
         for value in values:
+            if isinstance(value, str):
+                continue
             if not math.isfinite(value) or value < low or too_high(value):
                 closing = ")" if high_open else "]"
                 raise argparse.ArgumentTypeError(
@@ -201,10 +210,11 @@ def build_parser():
     )
     budget.add_argument(
         "--dropout-grid",
-        type=_grid(0.0, 1.0, True),
+        type=_grid(0.0, 1.0, True, words=("auto",)),
         default=DEFAULT_DROPOUT_GRID,
         metavar="P,P,...",
-        help="dropout_rate values searched for skdrop (default: %(default)s)",
+        help="dropout_rate values searched for skdrop; 'auto' learns the rates "
+        "(default: %(default)s)",
     )
     budget.add_argument(
         "--alpha-grid",

@@ -248,6 +248,7 @@ def _evaluate_family(family, dataset, y, train, test, settings):
     inner_models = {value: [] for value in candidates}  # (fitted, val_rows)
     search_seconds = 0.0
     reached = []  # per fit: whether it stopped at max_iter, not converged
+    learned_rates = []  # hidden rates of every fit with dropout_rate='auto'
     for fold, (fit_rows, val_rows) in enumerate(
         settings.inner_splits(X_train, y_train)
     ):
@@ -263,6 +264,8 @@ def _evaluate_family(family, dataset, y, train, test, settings):
             )
             search_seconds += seconds if g < n_grid else 0.0
             reached.append(fitted.reached_max_iter)
+            if value == "auto":
+                learned_rates.append(fitted.model[-1].dropout_rates_.tolist())
             inner_scores[g, fold] = _tuning_loss(
                 fitted, X_val, y_val, settings.task, n_classes
             )
@@ -291,6 +294,7 @@ def _evaluate_family(family, dataset, y, train, test, settings):
         reached.append(fitted.reached_max_iter)
     search_seconds += outer[chosen]["fit_seconds"]
     return {
+        "learned_rates": learned_rates,
         "max_iter_reached": [int(sum(reached)), len(reached)],
         "inner_loss": inner_scores.mean(axis=1).tolist(),
         "chosen": chosen,

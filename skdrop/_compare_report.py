@@ -3,6 +3,8 @@
 import json
 from collections import Counter
 
+import numpy as np
+
 from ._compare import METRICS, PROBABILITY_VARIANTS, TIMES, TUNING_SCORE
 from ._compare_stats import corrected_interval
 
@@ -110,6 +112,9 @@ def summarise(results, ratio, settings):
             ]
             for family in settings.families
         },
+        "learned_rates": [
+            rates for r in results for rates in r["skdrop"].get("learned_rates", [])
+        ],
     }
 
 
@@ -298,7 +303,8 @@ def _description(report):
         )
         + ".",
         f"Defaults: sklearn alpha={sk['default']:g}; skdrop "
-        f"dropout_rate={drop['default']:g} (and alpha={sk['default']:g}).",
+        f"dropout_rate={_value(drop['default'])} (and alpha={sk['default']:g}).",
+        *_learned_rates_line(report),
         f"Tuned with the same budget: sklearn alpha in {_grid(sk['grid'])}, skdrop "
         f"dropout_rate in {_grid(drop['grid'])}; {len(sk['grid'])} candidates x "
         f"{settings['inner_folds']}-fold CV on each training set, lowest "
@@ -313,6 +319,23 @@ def _description(report):
         "thread(s) each; "
         f"fits stopped by max_iter before converging: {_reached(report, 'sklearn')} "
         f"(sklearn), {_reached(report, 'skdrop')} (skdrop).",
+    ]
+
+
+def _learned_rates_line(report):
+    """The rates ``dropout_rate='auto'`` learned, when it was a candidate."""
+    rates = np.array(report.get("learned_rates") or [], dtype=float)
+    if rates.size == 0:
+        return []
+    per_layer = ", ".join(
+        f"{mean:.3f} [{low:.3f}, {high:.3f}]"
+        for mean, low, high in zip(
+            rates.mean(axis=0), rates.min(axis=0), rates.max(axis=0), strict=True
+        )
+    )
+    return [
+        f"Rates learned by dropout_rate='auto' (per hidden layer, mean [range] "
+        f"over its {len(rates)} fits): {per_layer}."
     ]
 
 
@@ -432,8 +455,13 @@ def _table(header, rows):
     ]
 
 
+def _value(value):
+    """A candidate value: a number, or ``'auto'`` for learned rates."""
+    return value if isinstance(value, str) else f"{value:g}"
+
+
 def _grid(values):
-    return "{" + ", ".join(f"{v:g}" for v in values) + "}"
+    return "{" + ", ".join(_value(v) for v in values) + "}"
 
 
 def _plus_minus(interval):
@@ -448,9 +476,9 @@ def _signed_interval(interval):
 
 def _chosen(model):
     if model["setting"] == "defaults":
-        return f"{model['chosen']:g}"
+        return _value(model["chosen"])
     counts = Counter(model["chosen"]).most_common()
-    return ", ".join(f"{value:g} ({count}x)" for value, count in counts)
+    return ", ".join(f"{_value(value)} ({count}x)" for value, count in counts)
 
 
 def draw_plot(report, stream, image_format="png"):
@@ -470,6 +498,9 @@ def draw_plot(report, stream, image_format="png"):
     panels = [("skdrop", "dropout_rate", "C1"), ("sklearn", "alpha", "C0")]
     for ax, (key, param, colour) in zip(axes, panels, strict=True):
         curve = report["candidates"][key]
+        # Learned rates ('auto') have no place on a numeric axis.
+        points = [p for p in curve["points"] if not isinstance(p["value"], str)]
+        curve = dict(curve, points=points)
         values = [p["value"] for p in curve["points"]]
         means = [p["mean"] for p in curve["points"]]
         ax.fill_between(

@@ -1,5 +1,6 @@
 """The command line's argument checks: usage errors before any work."""
 
+import argparse
 import subprocess
 import sys
 
@@ -9,7 +10,7 @@ from hypothesis import strategies as st
 
 import skdrop
 from skdrop import _compare
-from skdrop.__main__ import main
+from skdrop.__main__ import _grid, main
 
 # The generated cases of a test share its capsys, which usage_error empties
 # (readouterr) for each case, so the function-scoped fixture is safe here.
@@ -200,7 +201,7 @@ def test_help_shows_defaults_and_no_markup(capsys):
         "epochs (default: 100)",
         "splits (default: 0)",
         "split (default: 5)",
-        "(default: 0,0.1,0.3,0.5)",
+        "(default: 0,0.1,0.3,0.5,auto)",
         "(default: 1; -1: one per core)",
     ]:
         assert default in text
@@ -225,3 +226,10 @@ def test_missing_optional_packages_are_usage_errors(monkeypatch, capsys, tmp_pat
     monkeypatch.setitem(sys.modules, "pandas", None)
     csv = write(tmp_path / "d.csv", "x,y\n1,2\n")
     assert "--csv needs pandas" in usage_error(capsys, ["--csv", csv, "--target", "y"])
+
+
+def test_dropout_grid_takes_auto_and_refuses_other_words(capsys):
+    parse = _grid(0.0, 1.0, True, words=("auto",))
+    assert parse("0.1,auto") == (0.1, "auto")
+    with pytest.raises(argparse.ArgumentTypeError, match="numbers or 'auto'"):
+        parse("0.1,sometimes")
