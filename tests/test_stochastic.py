@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 import pytest
-from sklearn.datasets import make_classification
+from sklearn.datasets import make_classification, make_regression
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from support import small_problem
@@ -246,3 +246,45 @@ def test_max_iter_bounds_training(solver):
     assert reg.n_iter_ <= 7
     if solver != "lbfgs":
         assert reg.n_iter_ == 7
+
+
+def _replay_rule_on_noisy_loss(loss_curve, tol=1e-4, patience=10):
+    """The epoch at which scikit-learn's rule, reading the noisy training
+    loss, would have stopped (None if it never fires)."""
+    best, count = np.inf, 0
+    for epoch, loss in enumerate(loss_curve, start=1):
+        count = count + 1 if loss > best - tol else 0
+        best = min(best, loss)
+        if count > patience:
+            return epoch
+    return None
+
+
+def test_under_dropout_a_small_data_set_trains_past_the_noisy_loss_plateau():
+    # 300 rows make two steps per epoch: the noisy training loss stops
+    # improving by tol long before the network has converged.
+    X, y = make_regression(300, 6, noise=5.0, random_state=0)
+    y = (y - y.mean()) / y.std()
+    reg = DropoutMLPRegressor(random_state=0).fit(X, y)
+    old_stop = _replay_rule_on_noisy_loss(reg.loss_curve_)
+    assert old_stop is not None and reg.n_iter_ > 2 * old_stop
+    curve = reg.dropout_free_loss_curve_
+    assert len(curve) == reg.n_iter_
+    # The loss without dropout kept falling well after the old stop.
+    assert curve[-1] < 0.5 * curve[old_stop - 1]
+    assert reg.best_loss_ == min(curve)
+
+
+def test_dropout_free_curve_reads_held_out_rows_with_early_stopping():
+    X, y = make_regression(300, 6, noise=5.0, random_state=0)
+    reg = DropoutMLPRegressor(early_stopping=True, max_iter=30, random_state=0)
+    reg.fit(X, y / y.std())
+    assert len(reg.dropout_free_loss_curve_) == len(reg.validation_scores_)
+    assert reg.best_loss_ is None
+
+
+def test_without_dropout_there_is_no_dropout_free_curve():
+    X, y = make_regression(100, 3, random_state=0)
+    reg = DropoutMLPRegressor(dropout_rate=0.0, max_iter=5).fit(X, y / y.std())
+    assert reg.dropout_free_loss_curve_ is None
+    assert reg.n_iter_ == 5
