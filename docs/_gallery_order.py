@@ -8,6 +8,7 @@ EXAMPLE_ORDER = [
     "plot_pipeline_swap.py",
     "plot_validation_curve.py",
     "plot_loss_curves.py",
+    "plot_convergence_under_dropout.py",
     "plot_mc_dropout_regression.py",
     "plot_conformal_intervals.py",
     "plot_partial_fit_streaming.py",
