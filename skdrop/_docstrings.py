@@ -83,8 +83,10 @@ default='relu'
     epsilon : float, default=1e-8
         Adam's numerical-stability constant.
     n_iter_no_change : int, default=10
-        Number of epochs without improvement by ``tol`` before stopping;
-        under dropout, at least as many epochs as make 500 optimiser steps.
+        Number of epochs without improvement by ``tol`` before stopping.
+        Under dropout the patience is at least as many epochs as make 500
+        optimiser steps and, when rows are held out, at least half the
+        epochs run so far.
     max_fun : int, default=15000
         Maximum number of loss evaluations of ``'lbfgs'``."""
 )
