@@ -8,8 +8,25 @@ need them inside generated cases or with arguments of their own.
 import warnings
 
 import numpy as np
+import pytest
 
 from skdrop import DropoutMLPClassifier
+from skdrop.__main__ import main
+
+
+def usage_error(capsys, argv):
+    """Run ``python -m skdrop compare`` in-process; return its one error line.
+
+    The run must end with exit code 2 (argparse's usage error), write
+    exactly one ``error:`` line, last, and no traceback.
+    """
+    with pytest.raises(SystemExit) as exit_info:
+        main(["compare", *argv])
+    assert exit_info.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert [line for line in lines if "error:" in line] == [lines[-1]], lines
+    assert "Traceback" not in "".join(lines)
+    return lines[-1]
 
 
 def small_problem(n=40, n_features=3, seed=0):

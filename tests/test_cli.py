@@ -7,6 +7,7 @@ import sys
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import usage_error
 
 import skdrop
 from skdrop import _compare
@@ -31,17 +32,6 @@ def no_work(monkeypatch):
         raise AssertionError("the comparison ran despite an invalid argument")
 
     monkeypatch.setattr(_compare, "run_comparison", refuse)
-
-
-def usage_error(capsys, argv):
-    """Run the command line; return its one error line (exit code 2)."""
-    with pytest.raises(SystemExit) as exit_info:
-        main(["compare", *argv])
-    assert exit_info.value.code == 2
-    lines = capsys.readouterr().err.strip().splitlines()
-    errors = [line for line in lines if "error:" in line]
-    assert errors == [lines[-1]], lines
-    return lines[-1]
 
 
 INVALID = [

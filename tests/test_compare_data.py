@@ -10,6 +10,7 @@ import json
 
 import numpy as np
 import pytest
+from support import usage_error
 
 from skdrop import _compare
 from skdrop.__main__ import _workers, main
@@ -27,17 +28,6 @@ def no_work(monkeypatch):
         raise AssertionError("the comparison ran despite a problem in the data")
 
     monkeypatch.setattr(_compare, "run_comparison", refuse)
-
-
-def usage_error(capsys, argv):
-    """Run the command line; return its one error line (exit code 2)."""
-    with pytest.raises(SystemExit) as exit_info:
-        main(["compare", *argv])
-    assert exit_info.value.code == 2
-    lines = capsys.readouterr().err.strip().splitlines()
-    assert [line for line in lines if "error:" in line] == [lines[-1]], lines
-    assert "Traceback" not in "".join(lines)
-    return lines[-1]
 
 
 def csv_file(path, header, columns):

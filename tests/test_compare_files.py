@@ -15,6 +15,7 @@ import sys
 
 import numpy as np
 import pytest
+from support import usage_error
 
 from skdrop import DropoutMLPClassifier, _compare, _compare_files
 from skdrop.__main__ import main
@@ -26,16 +27,6 @@ TINY = [
     "--dropout-grid", "0", "--alpha-grid", "0.1", "--quiet",
 ]  # fmt: skip
 OLD = '{"old": "report"}\n'
-
-
-def usage_error(capsys, argv):
-    """Run the command line; return its one error line (exit code 2)."""
-    with pytest.raises(SystemExit) as exit_info:
-        main(["compare", *argv])
-    assert exit_info.value.code == 2
-    lines = capsys.readouterr().err.strip().splitlines()
-    assert [line for line in lines if "error:" in line] == [lines[-1]], lines
-    return lines[-1]
 
 
 @pytest.fixture

@@ -88,46 +88,46 @@ def _take_steps(optimizer, params, grads, l2_strength, n_weights):
         )
 
 
+def _assert_matches_sklearn(make_sklearn, make_ours, dtype, layout, l2_strength):
+    """Steps of ``make_ours(n_params)`` on the flat vector end where those of
+    scikit-learn's ``make_sklearn(arrays)`` end on the per-layer arrays."""
+    flat, grads, shapes, sizes = _parameters_and_gradients(dtype, LAYOUTS[layout])
+    expected = _sklearn_trajectory(
+        make_sklearn, flat, grads, shapes, sizes, l2_strength
+    )
+    params = flat.copy()
+    optimizer = make_ours(params.size)
+    _take_steps(optimizer, params, grads, l2_strength, _n_weights(shapes, sizes))
+    assert params.dtype == dtype
+    np.testing.assert_allclose(params, expected, rtol=TOLERANCE[dtype], atol=1e-6)
+
+
 @pytest.mark.parametrize("l2_strength", [0.0, 0.1])
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("nesterov", [True, False])
 @pytest.mark.parametrize("momentum", [0.0, 0.9])
 def test_sgd_matches_sklearn(momentum, nesterov, dtype, layout, l2_strength):
-    flat, grads, shapes, sizes = _parameters_and_gradients(dtype, LAYOUTS[layout])
-    expected = _sklearn_trajectory(
+    _assert_matches_sklearn(
         lambda p: SGDOptimizer(p, 0.05, momentum=momentum, nesterov=nesterov),
-        flat,
-        grads,
-        shapes,
-        sizes,
+        lambda n: SGD(n, dtype, 0.05, momentum=momentum, nesterov=nesterov),
+        dtype,
+        layout,
         l2_strength,
     )
-    params = flat.copy()
-    optimizer = SGD(params.size, dtype, 0.05, momentum=momentum, nesterov=nesterov)
-    _take_steps(optimizer, params, grads, l2_strength, _n_weights(shapes, sizes))
-    assert params.dtype == dtype
-    np.testing.assert_allclose(params, expected, rtol=TOLERANCE[dtype], atol=1e-6)
 
 
 @pytest.mark.parametrize("l2_strength", [0.0, 0.1])
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_adam_matches_sklearn(dtype, layout, l2_strength):
-    flat, grads, shapes, sizes = _parameters_and_gradients(dtype, LAYOUTS[layout])
-    expected = _sklearn_trajectory(
+    _assert_matches_sklearn(
         lambda p: AdamOptimizer(p, 0.01, 0.8, 0.95, 1e-6),
-        flat,
-        grads,
-        shapes,
-        sizes,
+        lambda n: Adam(n, dtype, 0.01, 0.8, 0.95, 1e-6),
+        dtype,
+        layout,
         l2_strength,
     )
-    params = flat.copy()
-    optimizer = Adam(params.size, dtype, 0.01, 0.8, 0.95, 1e-6)
-    _take_steps(optimizer, params, grads, l2_strength, _n_weights(shapes, sizes))
-    assert params.dtype == dtype
-    np.testing.assert_allclose(params, expected, rtol=TOLERANCE[dtype], atol=1e-6)
 
 
 def _textbook_adam(params, grads, lr, beta_1, beta_2, epsilon):
