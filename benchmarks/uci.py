@@ -222,7 +222,7 @@ def plot(results, path):
     import matplotlib.pyplot as plt
 
     names = list(results)
-    fig, ax = plt.subplots(figsize=(7, 3.6))
+    fig, ax = plt.subplots(figsize=(9, 3.6))
     positions = np.arange(len(names))
     series = [(m, results, "log_likelihood") for m in MODELS if m.startswith("skdrop")]
     width = 0.2
@@ -249,7 +249,7 @@ def plot(results, path):
     )
     ax.set_xticks(positions, [DATASETS[n][1] for n in names])
     ax.set_ylabel("test log-likelihood per row")
-    ax.legend(fontsize=7, loc="lower left")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -264,7 +264,13 @@ def main(argv=None):
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument("--json", help="also write the summaries as JSON")
     parser.add_argument("--plot", help="write the log-likelihood figure (PNG)")
+    parser.add_argument(
+        "--replot", metavar="JSON", help="draw --plot from a --json file; no run"
+    )
     args = parser.parse_args(argv)
+    if args.replot:
+        plot(json.loads(Path(args.replot).read_text()), args.plot)
+        return 0
     if not Path(args.data_dir).is_dir():
         print(
             f"The UCI data are not at {args.data_dir}: this benchmark needs the "
