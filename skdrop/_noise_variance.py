@@ -10,7 +10,6 @@ copies that callbacks take mid-fit their own, and re-estimates it on request
 
 import copy
 import math
-import warnings
 from numbers import Real
 from typing import Self
 
@@ -18,7 +17,6 @@ import numpy as np
 import numpy.typing as npt
 from scipy.optimize import minimize_scalar
 from sklearn.base import clone
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.validation import check_is_fitted
@@ -222,10 +220,11 @@ class NoiseVarianceMixin:
         )
         # clone() hands over the user's callbacks; they watch the user's fits.
         vars(auxiliary).pop("_skl_callbacks", None)
-        with warnings.catch_warnings():
-            # Capping max_iter at n_iter_ routinely ends before tol is met.
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            auxiliary.fit(train[0], train[1], sample_weight=train[2])
+        # Capping max_iter at n_iter_ routinely ends before tol is met: the
+        # copy does not warn. (warnings.catch_warnings would change the
+        # process-wide filters, which concurrent calls leave changed.)
+        auxiliary._warns_at_max_iter = False
+        auxiliary.fit(train[0], train[1], sample_weight=train[2])
         X_out, y_out, sw_out = held_out
         self.noise_variance_ = auxiliary._mean_squared_residual(X_out, y_out, sw_out)
         return self

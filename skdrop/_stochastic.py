@@ -219,7 +219,9 @@ class StochasticFitMixin:
                 # A callback may ask to stop, as a converged run does.
                 if progress.epoch_end() or converged or incremental:
                     break
-                if self.n_iter_ == max_epochs:
+                if self.n_iter_ == max_epochs and getattr(
+                    self, "_warns_at_max_iter", True
+                ):
                     warnings.warn(
                         f"Stochastic Optimizer: Maximum iterations ({max_epochs}) "
                         "reached and the optimization hasn't converged yet.",

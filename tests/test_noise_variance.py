@@ -5,6 +5,8 @@ network's training residuals), and ``estimate_noise_variance``.
 
 import copy
 import pickle
+import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -233,3 +235,17 @@ def test_noise_variance_with_tiny_sample_weights():
     plain = quietly(reg.fit, X, y / 1e3)
     np.testing.assert_allclose(variance, plain.noise_variance_, rtol=1e-6)
     assert (variance > 0).all()
+
+
+def test_concurrent_noise_estimates_leave_the_warning_filters_as_they_were():
+    X, y = _overfitting_problem()
+    reg = DropoutMLPRegressor(hidden_layer_sizes=(8,), max_iter=5, random_state=0)
+    reg.fit(X, y)
+    before = list(warnings.filters)
+
+    def estimate(_):
+        copy.deepcopy(reg).estimate_noise_variance(X, y)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(estimate, range(16)))
+    assert warnings.filters == before
