@@ -11,7 +11,7 @@ Contenders, each timed per epoch:
   dropped units multiplied by zero (today's training step);
 * ``DropoutMLPClassifier(dropout_rate=0.5, dropout_group_size=...)`` with
   one mask per group of 64 or 128 rows, or per mini-batch (``'batch'``):
-  training steps on the kept submatrices (``skdrop._submatrix``);
+  training steps on the kept submatrices (``skdrop._core.submatrix``);
 * the dense BLAS floor: only the matrix products of a dense epoch.
 
 Contenders run interleaved, in a rotated order each round, and the report
@@ -50,9 +50,10 @@ from threadpoolctl import threadpool_info, threadpool_limits
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))  # benchmark the working tree
 
-from skdrop import DropoutMLPClassifier, _submatrix  # noqa: E402
-from skdrop._activations import init_bound  # noqa: E402
-from skdrop._submatrix import SubmatrixStep, parameter_views  # noqa: E402
+from skdrop import DropoutMLPClassifier  # noqa: E402
+from skdrop._core import submatrix as _submatrix  # noqa: E402
+from skdrop._core.activations import init_bound  # noqa: E402
+from skdrop._core.submatrix import SubmatrixStep, parameter_views  # noqa: E402
 
 N_FEATURES, N_CLASSES = 784, 10
 HIDDEN = (1024, 1024)

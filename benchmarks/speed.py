@@ -721,8 +721,9 @@ def benchmark_predict(cfg, dtype, models):
     return records
 
 
-# The methods of skdrop._noise.Noise (Bernoulli) that draw and apply the noise; none
-# calls another, so their cumulative times add up without double counting.
+# The methods of skdrop._core.noise.Noise (Bernoulli) that draw and apply the
+# noise; none calls another, so their cumulative times add up without double
+# counting.
 MASK_METHODS = ("sample", "apply", "apply_sparse", "backward")
 
 

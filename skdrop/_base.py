@@ -2,8 +2,9 @@
 
 ``BaseDropoutMLP`` validates parameters and data and orchestrates ``fit``,
 ``partial_fit`` and ``warm_start``: it strings together the NumPy core
-(:mod:`skdrop._network`, :mod:`skdrop._training`, :mod:`skdrop._optimizers`,
-:mod:`skdrop._montecarlo`) and keeps the fitted attributes.
+(:mod:`skdrop._core.network`, :mod:`skdrop._core.training`,
+:mod:`skdrop._core.optimizers`, :mod:`skdrop._core.montecarlo`) and keeps the fitted
+attributes.
 """
 
 import contextlib
@@ -20,18 +21,18 @@ from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _num_samples
 
 from ._callbacks import CALLBACK_ATTRIBUTES, CallbackSupportMixin, FitProgress
-from ._losses import OUTPUT_ACTIVATION_OF_LOSS
-from ._network import Network
-from ._optimizers import OPTIMIZERS, L2Penalty
+from ._core.losses import OUTPUT_ACTIVATION_OF_LOSS
+from ._core.network import Network
+from ._core.optimizers import OPTIMIZERS, L2Penalty
+from ._core.threads import blas_thread_limit, limited_blas_threads
+from ._core.training import (
+    NonFiniteTrainingError,
+    minimize_lbfgs,
+)
 from ._parameters import ParametersMixin
 from ._persistence import PersistenceMixin
 from ._prediction import PredictionMixin, generator_from
 from ._stochastic import DEFAULT_MAX_ITER, StochasticFitMixin
-from ._threads import blas_thread_limit, limited_blas_threads
-from ._training import (
-    NonFiniteTrainingError,
-    minimize_lbfgs,
-)
 from ._validation import (
     largest_magnitude,
     normalized_sample_weight,
@@ -145,7 +146,7 @@ class BaseDropoutMLP(
 
     @abstractmethod
     def _loss_name(self):
-        """Name of the training loss (a key of ``skdrop._losses.LOSSES``)."""
+        """Name of the training loss (a key of ``skdrop._core.losses.LOSSES``)."""
 
     @abstractmethod
     def _stratify_labels(self, y):

@@ -28,8 +28,8 @@ from ._base import (
     RandomStateLike,
     stochastic_solver,
 )
+from ._core.montecarlo import check_finite_output
 from ._docstrings import fill_shared_sections
-from ._montecarlo import check_finite_output
 from ._validation import (
     checked_labels,
     indicator_columns,

@@ -13,7 +13,7 @@ order of the signature, and each estimator has its own entries in between
 
 from textwrap import dedent, indent
 
-from ._noise import document_dropout_types
+from ._core.noise import document_dropout_types
 
 # scikit-learn's parameters, from hidden_layer_sizes to max_fun.
 MLP_PARAMETERS = dedent(

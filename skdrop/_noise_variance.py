@@ -22,7 +22,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import DEFAULT_MC_SAMPLES, MatrixLike
-from ._training import NonFiniteTrainingError
+from ._core.training import NonFiniteTrainingError
 from ._validation import numeric_targets, validate_numeric_data
 
 # The fewest held-out rows worth measuring the noise on.

@@ -1,7 +1,7 @@
 """The estimators' parameters: their constraints and the checks beyond them.
 
 The constraints of ``solver`` and ``dropout_type`` come from the registries
-of the core (:data:`skdrop._optimizers.SOLVERS`, :data:`skdrop._noise.NOISE`),
+of the core (:data:`skdrop._core.optimizers.SOLVERS`, :data:`skdrop._core.noise.NOISE`),
 so a new optimiser or kind of dropout is accepted without an edit here.
 """
 
@@ -18,9 +18,9 @@ from sklearn.utils._param_validation import (
     StrOptions,
 )
 
-from ._activations import HIDDEN_ACTIVATIONS
-from ._noise import NOISE
-from ._optimizers import OPTIMIZERS, SOLVERS
+from ._core.activations import HIDDEN_ACTIVATIONS
+from ._core.noise import NOISE
+from ._core.optimizers import OPTIMIZERS, SOLVERS
 
 
 class ParametersMixin:

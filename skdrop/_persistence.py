@@ -15,9 +15,9 @@ from sklearn.base import is_classifier, is_regressor
 from sklearn.exceptions import InconsistentVersionWarning
 from sklearn.preprocessing import LabelBinarizer
 
-from ._activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
-from ._losses import OUTPUT_ACTIVATION_OF_LOSS
-from ._optimizers import Optimizer
+from ._core.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
+from ._core.losses import OUTPUT_ACTIVATION_OF_LOSS
+from ._core.optimizers import Optimizer
 from ._version import __version__
 
 

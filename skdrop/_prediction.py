@@ -1,9 +1,9 @@
 """Prediction with a fitted estimator's weights: whole network and Monte Carlo.
 
 ``PredictionMixin`` is the part of ``BaseDropoutMLP`` that wraps the fitted
-``coefs_`` and ``intercepts_`` in a :class:`skdrop._network.Network` (no copy)
+``coefs_`` and ``intercepts_`` in a :class:`skdrop._core.network.Network` (no copy)
 and runs it, deterministically or with dropout on
-(:func:`skdrop._montecarlo.monte_carlo_outputs`).
+(:func:`skdrop._core.montecarlo.monte_carlo_outputs`).
 """
 
 import zlib
@@ -17,8 +17,8 @@ from sklearn.utils._param_validation import (
 )
 from sklearn.utils.validation import check_is_fitted
 
-from ._montecarlo import check_finite_output, monte_carlo_outputs
-from ._network import Network
+from ._core.montecarlo import check_finite_output, monte_carlo_outputs
+from ._core.network import Network
 
 
 class PredictionMixin:
@@ -68,7 +68,7 @@ class PredictionMixin:
         """Outputs of ``n_samples`` passes with dropout switched on.
 
         Returns an array of shape ``(n_samples, n_rows, n_outputs)`` (``out``
-        if given); see :func:`skdrop._montecarlo.monte_carlo_outputs`.
+        if given); see :func:`skdrop._core.montecarlo.monte_carlo_outputs`.
         """
         check_is_fitted(self)
         self._check_n_samples(n_samples)

@@ -17,8 +17,8 @@ from ._base import (
     RandomStateLike,
     stochastic_solver,
 )
+from ._core.montecarlo import predictive_mean_std
 from ._docstrings import fill_shared_sections
-from ._montecarlo import predictive_mean_std
 from ._noise_variance import NoiseVarianceMixin
 from ._validation import numeric_targets, validate_numeric_data
 

@@ -3,7 +3,7 @@
 ``StochasticFitMixin`` is the part of ``BaseDropoutMLP`` that runs the
 ``'sgd'`` and ``'adam'`` solvers: it splits off the early-stopping rows,
 loops over epochs of mini-batches (the arithmetic of a step is
-:func:`skdrop._training.train_on_batch`), and keeps the fitted records
+:func:`skdrop._core.training.train_on_batch`), and keeps the fitted records
 (``loss_curve_``, ``validation_scores_``, ``best_loss_``, ``t_``).
 """
 
@@ -14,17 +14,17 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
-from ._concrete import RatePrior, mean_squared_residual
-from ._losses import LOSSES
-from ._optimizers import OPTIMIZERS
-from ._parameters import _is_auto
-from ._training import (
+from ._core.concrete import RatePrior, mean_squared_residual
+from ._core.losses import LOSSES
+from ._core.optimizers import OPTIMIZERS
+from ._core.training import (
     DropoutFreeLoss,
     EpochBatches,
     NoImprovementTracker,
     NonFiniteTrainingError,
     train_on_batch,
 )
+from ._parameters import _is_auto
 
 # scikit-learn's default number of epochs, which max_iter='auto' keeps
 # without dropout.

@@ -39,8 +39,8 @@ except ImportError as exc:
         "`pip install skdrop[onnx]`."
     ) from exc
 
-from ._activations import SELU_ALPHA, SELU_SCALE
 from ._classifier import DropoutMLPClassifier
+from ._core.activations import SELU_ALPHA, SELU_SCALE
 from ._regressor import DropoutMLPRegressor
 from ._validation import target_type
 

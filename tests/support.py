@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from skdrop import DropoutMLPClassifier
-from skdrop.__main__ import main
+from skdrop.compare.cli import main
 
 
 def usage_error(capsys, argv):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from skdrop import _activations as act
+from skdrop._core import activations as act
 
 Z = np.linspace(-4, 4, 41)
 

@@ -19,9 +19,9 @@ from sklearn.neural_network import MLPClassifier, MLPRegressor
 import skdrop._base
 import skdrop._prediction
 from skdrop import DropoutMLPClassifier, DropoutMLPRegressor
-from skdrop._network import Network
-from skdrop._noise import NOISE, RATE_RESOLUTION
-from skdrop._optimizers import OPTIMIZERS
+from skdrop._core.network import Network
+from skdrop._core.noise import NOISE, RATE_RESOLUTION
+from skdrop._core.optimizers import OPTIMIZERS
 
 DROPOUT_PARAMS = ["dropout_rate", "input_dropout_rate", "dropout_type", "max_norm"]
 PAIRS = [

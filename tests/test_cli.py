@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from support import usage_error
 
 import skdrop
-from skdrop import _compare
-from skdrop.__main__ import _grid, main
+from skdrop.compare import run as _compare
+from skdrop.compare.cli import _grid, main
 
 # The generated cases of a test share its capsys, which usage_error empties
 # (readouterr) for each case, so the function-scoped fixture is safe here.

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from skdrop.__main__ import main
+from skdrop.compare.cli import main
 
 # The smallest budget that still exercises every part: 1 x 2-fold outer CV,
 # 2 candidates x 2 inner folds, a tiny network.
@@ -136,7 +136,7 @@ def test_csv_with_boolean_and_missing_values(tmp_path, capsys):
 def test_progress_bar_draws_on_a_terminal_and_degrades_without_rich(
     monkeypatch, capsys
 ):
-    from skdrop._compare import _progress_bar
+    from skdrop.compare.run import _progress_bar
 
     pytest.importorskip("rich")
     # rich treats stderr as a terminal when FORCE_COLOR is set.
@@ -189,8 +189,8 @@ def test_temperature_scaling_is_calibrated_classifier_cv_on_the_inner_folds():
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.preprocessing import LabelEncoder
 
-    from skdrop import _compare
-    from skdrop._compare_data import load_bundled
+    from skdrop.compare import run as _compare
+    from skdrop.compare.data import load_bundled
 
     dataset = load_bundled("wine")
     settings = _compare.Settings(
@@ -229,7 +229,7 @@ def test_temperature_scaling_is_calibrated_classifier_cv_on_the_inner_folds():
 
 
 def test_temperature_scaled_softens_overconfident_probabilities():
-    from skdrop._compare import temperature_scaled
+    from skdrop.compare.run import temperature_scaled
 
     rng = np.random.default_rng(0)
     y = rng.integers(0, 3, 600)

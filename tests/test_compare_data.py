@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from support import usage_error
 
-from skdrop import _compare
-from skdrop.__main__ import _workers, main
-from skdrop._compare_data import load_csv
+from skdrop.compare import run as _compare
+from skdrop.compare.cli import _workers, main
+from skdrop.compare.data import load_csv
 
 TINY = [
     "--hidden", "2", "--max-iter", "2", "--repeats", "1", "--dropout-grid", "0",

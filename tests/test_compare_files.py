@@ -17,9 +17,11 @@ import numpy as np
 import pytest
 from support import usage_error
 
-from skdrop import DropoutMLPClassifier, _compare, _compare_files
-from skdrop.__main__ import main
-from skdrop._network import Network
+from skdrop import DropoutMLPClassifier
+from skdrop._core.network import Network
+from skdrop.compare import files as _compare_files
+from skdrop.compare import run as _compare
+from skdrop.compare.cli import main
 
 # One outer split pair, one candidate, a 2-unit network: about a second.
 TINY = [
@@ -213,7 +215,7 @@ def test_ctrl_c_while_reports_are_written_changes_none(tmp_path, capsys, monkeyp
     report, md = tmp_path / "r.json", tmp_path / "r.md"
     report.write_text(OLD)
     md.write_text("old markdown\n")
-    from skdrop import _compare_report
+    from skdrop.compare import report as _compare_report
 
     def interrupted(report, stream):
         raise KeyboardInterrupt

@@ -1,4 +1,4 @@
-"""The pieces of ``python -m skdrop compare``'s report (skdrop/_compare_report.py):
+"""The pieces of ``python -m skdrop compare``'s report (skdrop/compare/report.py):
 verdicts, intervals, tables and values as the report prints them.
 
 Whole reports, from a run on a CSV: test_compare.py.
@@ -9,8 +9,8 @@ import json
 
 import pytest
 
-from skdrop import _compare_report as report
-from skdrop._compare_stats import corrected_interval
+from skdrop.compare import report
+from skdrop.compare.stats import corrected_interval
 
 
 def _interval(low, high):

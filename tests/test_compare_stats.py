@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from skdrop._compare_stats import (
+from skdrop.compare.stats import (
     brier_score,
     corrected_interval,
     expected_calibration_error,

@@ -11,7 +11,7 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 
 from skdrop import DropoutMLPClassifier, DropoutMLPRegressor
-from skdrop._concrete import (
+from skdrop._core.concrete import (
     INITIAL_RATE,
     LOGIT_SCALE,
     TEMPERATURE,
@@ -20,7 +20,7 @@ from skdrop._concrete import (
     logit,
     rate_regulariser,
 )
-from skdrop._network import Network
+from skdrop._core.network import Network
 
 
 def _network(rates, dtype=np.float64, seed=0):

@@ -17,7 +17,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skdrop import DropoutMLPClassifier, DropoutMLPRegressor
-from skdrop._submatrix import SubmatrixStep
+from skdrop._core.submatrix import SubmatrixStep
 
 pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
 

@@ -5,7 +5,7 @@ import pytest
 from sklearn.metrics import log_loss as sklearn_log_loss
 from sklearn.metrics import mean_poisson_deviance, mean_squared_error
 
-from skdrop._losses import LOSSES
+from skdrop._core.losses import LOSSES
 
 
 def test_log_loss_matches_scikit_learn():

@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-import skdrop._network
-from skdrop._montecarlo import (
+import skdrop._core.network
+from skdrop._core.montecarlo import (
     check_finite_output,
     monte_carlo_outputs,
     predictive_mean_std,
 )
-from skdrop._network import Network
+from skdrop._core.network import Network
 
 
 def _network(rates=(0.0, 0.5)):
@@ -26,7 +26,7 @@ def test_passes_differ_and_average_near_the_whole_network(
     monkeypatch, sparse, chunk_bytes
 ):
     if chunk_bytes is not None:  # one pass per forward call, in chunks
-        monkeypatch.setattr(skdrop._network, "PREDICT_CHUNK_BYTES", chunk_bytes)
+        monkeypatch.setattr(skdrop._core.network, "PREDICT_CHUNK_BYTES", chunk_bytes)
     X = np.random.default_rng(1).standard_normal((7, 4))
     network = _network()
     samples = monte_carlo_outputs(

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from skdrop._activations import HIDDEN_ACTIVATIONS, SELU_ALPHA, SELU_SCALE
-from skdrop._network import Network
-from skdrop._noise import NOISE
-from skdrop._optimizers import L2Penalty
+from skdrop._core.activations import HIDDEN_ACTIVATIONS, SELU_ALPHA, SELU_SCALE
+from skdrop._core.network import Network
+from skdrop._core.noise import NOISE
+from skdrop._core.optimizers import L2Penalty
 
 # Each loss with the output activation that is its canonical link.
 OUTPUT_OF_LOSS = {
@@ -181,7 +181,7 @@ def test_float32_stays_float32(kind):
 
 
 def test_network_gradient_and_loss_leave_out_the_l2_penalty():
-    """The data term only: the penalty is added by skdrop._optimizers.L2Penalty."""
+    """The data term only: the penalty is added by skdrop._core.optimizers.L2Penalty."""
     rng = np.random.default_rng(8)
     network = _network("relu")
     X = rng.normal(size=(6, 4))
@@ -243,7 +243,7 @@ def test_prediction_in_chunks_equals_one_pass(monkeypatch):
     network = _network("tanh")
     X = rng.normal(size=(50, 4))
     whole = network.forward(X).copy()
-    monkeypatch.setattr("skdrop._network.PREDICT_CHUNK_BYTES", 7 * 5 * 8)
+    monkeypatch.setattr("skdrop._core.network.PREDICT_CHUNK_BYTES", 7 * 5 * 8)
     assert network.predict_chunk_rows() == 7
     # Equal up to rounding: OpenBLAS may block a 7-row product differently
     # from a 50-row one, and some of its kernels then round differently.

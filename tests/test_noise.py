@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 
-from skdrop import DropoutMLPClassifier, DropoutMLPRegressor, _noise
-from skdrop._activations import SELU_ALPHA, SELU_SCALE, selu
-from skdrop._network import Network
-from skdrop._noise import (
+from skdrop import DropoutMLPClassifier, DropoutMLPRegressor
+from skdrop._core import noise as _noise
+from skdrop._core.activations import SELU_ALPHA, SELU_SCALE, selu
+from skdrop._core.network import Network
+from skdrop._core.noise import (
     MASK_CHUNK,
     NOISE,
     RATE_RESOLUTION,
@@ -232,7 +233,7 @@ def test_a_new_kind_is_one_class(monkeypatch):
             self._mult[:n_rows] = 0.5
 
     assert {"halving": Halving} == _noise.NOISE
-    monkeypatch.setattr("skdrop._network.NOISE", _noise.NOISE)
+    monkeypatch.setattr("skdrop._core.network.NOISE", _noise.NOISE)
     network = Network([3, 4, 2], "identity", "identity", np.float64)
     network.initialize(np.random.default_rng(0))
     clean = Network([3, 4, 2], "identity", "identity", np.float64)

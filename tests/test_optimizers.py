@@ -13,8 +13,9 @@ from sklearn.neural_network._stochastic_optimizers import (
 )
 from support import quietly, small_problem, weights_of
 
-from skdrop import DropoutMLPClassifier, DropoutMLPRegressor, _optimizers
-from skdrop._optimizers import (
+from skdrop import DropoutMLPClassifier, DropoutMLPRegressor
+from skdrop._core import optimizers as _optimizers
+from skdrop._core.optimizers import (
     MOMENT_SCALE_FLOOR,
     OPTIMIZERS,
     SGD,

@@ -30,8 +30,8 @@ from sklearn.utils._param_validation import (
 from support import assert_predictions_valid, clean_X
 
 from skdrop import DropoutMLPClassifier, DropoutMLPRegressor
-from skdrop._activations import HIDDEN_ACTIVATIONS
-from skdrop._noise import NOISE
+from skdrop._core.activations import HIDDEN_ACTIVATIONS
+from skdrop._core.noise import NOISE
 
 GENERATED_CASES = {"count": 0}
 

@@ -19,10 +19,10 @@ import scipy.sparse as sp
 from sklearn.exceptions import DataConversionWarning
 from support import small_problem
 
-import skdrop._network
+import skdrop._core.network
 from skdrop import DropoutMLPClassifier, DropoutMLPRegressor
-from skdrop._activations import SELU_ALPHA, SELU_SCALE
-from skdrop._noise import NOISE
+from skdrop._core.activations import SELU_ALPHA, SELU_SCALE
+from skdrop._core.noise import NOISE
 from skdrop.uncertainty import (
     expected_entropy,
     mutual_information,
@@ -190,7 +190,7 @@ def test_chunked_rows_give_valid_reproducible_samples(X, monkeypatch):
     # A chunk budget of a few rows forces many chunks per pass.
     reg = _fit(DropoutMLPRegressor, X, X[:, 0], dropout_rate=0.0)
     deterministic = reg.predict(X)
-    monkeypatch.setattr(skdrop._network, "PREDICT_CHUNK_BYTES", 16 * 8 * 7)
+    monkeypatch.setattr(skdrop._core.network, "PREDICT_CHUNK_BYTES", 16 * 8 * 7)
     assert reg._prediction_network(np.float64).predict_chunk_rows() == 7
     samples = reg.predict_samples(X, n_samples=3, random_state=0)
     np.testing.assert_allclose(samples, np.broadcast_to(deterministic, (3, 120)))

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from support import assert_same_weights, small_problem, weights_of
 
-import skdrop._network as network_module
+import skdrop._core.network as network_module
 from skdrop import DropoutMLPClassifier, DropoutMLPRegressor
-from skdrop._optimizers import OPTIMIZERS
+from skdrop._core.optimizers import OPTIMIZERS
 
 SANE_RATE = 1e-6
 DIVERGED = r"Training diverged: .*learning_rate_init=1e\+?0?300"

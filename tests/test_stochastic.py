@@ -17,7 +17,7 @@ from sklearn.neural_network import MLPClassifier, MLPRegressor
 from support import small_problem
 
 from skdrop import DropoutMLPClassifier, DropoutMLPRegressor
-from skdrop._optimizers import SOLVERS
+from skdrop._core.optimizers import SOLVERS
 from skdrop._stochastic import MIN_PATIENCE_STEPS
 
 

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from skdrop._noise import draw_keep_mask
-from skdrop._submatrix import (
+from skdrop._core.noise import draw_keep_mask
+from skdrop._core.submatrix import (
     SubmatrixStep,
     dense_masked_step,
     group_bounds,
@@ -369,7 +369,7 @@ def test_gradient_steps_with_grouped_masks_reduce_the_clean_loss():
 
 def test_scatter_without_scipys_compiled_accumulation(monkeypatch):
     # The fallback for a SciPy that moved its private sparse tools.
-    from skdrop import _submatrix
+    from skdrop._core import submatrix as _submatrix
 
     monkeypatch.setattr(_submatrix, "_csr_add_into_dense", None)
     X, y, params, sample_weight = make_problem(30)

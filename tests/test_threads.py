@@ -17,8 +17,8 @@ from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from skdrop import DropoutMLPClassifier
-from skdrop._network import Network
-from skdrop._threads import (
+from skdrop._core.network import Network
+from skdrop._core.threads import (
     SMALL_PRODUCT_MACS,
     blas_thread_limit,
     limited_blas_threads,
@@ -260,7 +260,7 @@ def test_nested_limits_take_the_lowest_and_come_back_in_order():
 def test_a_child_forked_while_another_thread_holds_the_limit_can_use_it():
     # The lock is held only while a limit changes; a fork at that moment
     # used to leave the child waiting for a thread it does not have.
-    from skdrop._threads import _SHARED_LIMIT
+    from skdrop._core.threads import _SHARED_LIMIT
 
     with _SHARED_LIMIT._lock:  # as if another thread were changing the limit
         pid = os.fork()

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from skdrop._network import Network
-from skdrop._optimizers import SGD, Adam, L2Penalty
-from skdrop._training import (
+from skdrop._core.network import Network
+from skdrop._core.optimizers import SGD, Adam, L2Penalty
+from skdrop._core.training import (
     EpochBatches,
     NoImprovementTracker,
     NonFiniteTrainingError,

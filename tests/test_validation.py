@@ -17,7 +17,7 @@ from sklearn.exceptions import ConvergenceWarning
 from support import assert_same_weights, clean_X, quietly, small_problem, weights_of
 
 from skdrop import DropoutMLPClassifier, DropoutMLPRegressor
-from skdrop._optimizers import SOLVERS
+from skdrop._core.optimizers import SOLVERS
 from skdrop._validation import (
     PENALTY_DROWNS_DATA,
     checked_labels,

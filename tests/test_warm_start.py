@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from support import quietly, small_problem
 
 from skdrop import DropoutMLPClassifier, DropoutMLPRegressor
-from skdrop._optimizers import SOLVERS
+from skdrop._core.optimizers import SOLVERS
 
 GENERATED_CASES = {"count": 0}
 

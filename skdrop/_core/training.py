@@ -10,7 +10,7 @@ import numpy as np
 import scipy.optimize
 import scipy.sparse as sp
 
-from ._losses import LOSSES
+from .losses import LOSSES
 
 
 class NonFiniteTrainingError(ValueError):
@@ -74,7 +74,7 @@ def train_on_batch(
     """One optimiser step on a batch; return the batch's loss with penalty.
 
     ``rng`` draws the dropout masks (``None``: no dropout); ``rate_prior``
-    (:class:`skdrop._concrete.RatePrior`) regularises learned rates. The
+    (:class:`skdrop._core.concrete.RatePrior`) regularises learned rates. The
     optimiser adds the L2 penalty's gradient block by block as it updates,
     in cache, rather than in passes of its own over the weights.
     """
@@ -176,7 +176,7 @@ def minimize_lbfgs(network, X, y, sample_weight, loss_name, penalty, options):
     """Fit ``network`` with SciPy's L-BFGS-B on the full batch.
 
     The objective is the loss ``loss_name`` plus the L2 ``penalty``
-    (:class:`skdrop._optimizers.L2Penalty`); ``options`` go to
+    (:class:`skdrop._core.optimizers.L2Penalty`); ``options`` go to
     ``scipy.optimize.minimize``. The optimisation runs in float64 whatever
     the network's dtype. Returns SciPy's result, with the network's
     parameters set to its solution.

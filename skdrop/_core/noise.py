@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-from ._activations import SELU_ALPHA, SELU_SCALE
+from .activations import SELU_ALPHA, SELU_SCALE
 
 RATE_RESOLUTION = 1 << 16
 

@@ -10,7 +10,7 @@ This module knows nothing of estimators. A :class:`Network` owns
   nothing;
 * optional dropout noise per layer (index 0 is the input layer), with
   either one mask per row or, when rows share masks in groups, training
-  steps on the kept submatrices only (:mod:`skdrop._submatrix`).
+  steps on the kept submatrices only (:mod:`skdrop._core.submatrix`).
 """
 
 import itertools
@@ -18,18 +18,18 @@ import itertools
 import numpy as np
 import scipy.sparse as sp
 
-from ._activations import DERIVATIVES, HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
-from ._activations import init_bound as _init_bound
-from ._concrete import INITIAL_RATE, RelaxedBernoulli
-from ._losses import LOSSES
-from ._noise import NOISE
-from ._submatrix import (
+from .activations import DERIVATIVES, HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
+from .activations import init_bound as _init_bound
+from .concrete import INITIAL_RATE, RelaxedBernoulli
+from .losses import LOSSES
+from .noise import NOISE
+from .submatrix import (
     SubmatrixStep,
     matmul_into,
     matmul_transposed_a_into,
     parameter_views,
 )
-from ._threads import blas_thread_limit, limited_blas_threads
+from .threads import blas_thread_limit, limited_blas_threads
 
 # Prediction works on row chunks whose widest activation takes about this
 # many bytes, so memory stays bounded whatever the number of rows.
@@ -286,7 +286,7 @@ class Network:
 
         Fills ``coef_grads`` and ``intercept_grads`` (views of ``grad``) and
         returns the batch's total sample weight. The L2 penalty is not part
-        of it: :class:`skdrop._optimizers.L2Penalty` adds its gradient.
+        of it: :class:`skdrop._core.optimizers.L2Penalty` adds its gradient.
 
         The gradient of the loss with respect to the output pre-activation is
         ``output - y`` for every canonical loss/link pair. The hidden

@@ -255,7 +255,7 @@ def check_encoded_size(dataset):
     rows of 5001 inputs). A column of identifiers, one value per row, is the
     usual cause.
     """
-    from ._parameters import _physical_memory
+    from .._parameters import _physical_memory
 
     physical = _physical_memory()
     if physical is None or not dataset.categorical_columns:

@@ -5,8 +5,8 @@ from collections import Counter
 
 import numpy as np
 
-from ._compare import METRICS, PROBABILITY_VARIANTS, TIMES, TUNING_SCORE
-from ._compare_stats import corrected_interval
+from .run import METRICS, PROBABILITY_VARIANTS, TIMES, TUNING_SCORE
+from .stats import corrected_interval
 
 
 def build_report(dataset, settings, summary, ratio, seconds, version):

@@ -41,15 +41,15 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import LabelEncoder
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from . import DropoutMLPClassifier, DropoutMLPRegressor
-from ._compare_data import make_preprocessor
-from ._compare_stats import (
+from .. import DropoutMLPClassifier, DropoutMLPRegressor
+from ..pipeline import pipeline_predict_samples
+from .data import make_preprocessor
+from .stats import (
     brier_score,
     expected_calibration_error,
     gaussian_log_likelihood,
     interval_coverage,
 )
-from .pipeline import pipeline_predict_samples
 
 # (key, label, direction): +1 higher is better, -1 lower is better, 0 neither
 # (coverage should be near 95 %). The first metric is the headline one.

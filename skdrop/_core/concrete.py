@@ -34,7 +34,7 @@ import math
 
 import numpy as np
 
-from ._noise import MASK_CHUNK, RATE_RESOLUTION, Noise
+from .noise import MASK_CHUNK, RATE_RESOLUTION, Noise
 
 # Temperature of the relaxed mask (the paper's 0.1): small enough that the
 # relaxed mask is nearly binary, large enough for useful gradients.

@@ -53,9 +53,9 @@ import itertools
 import numpy as np
 import scipy.sparse as sp
 
-from ._activations import DERIVATIVES, HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
-from ._losses import LOSSES
-from ._noise import RATE_RESOLUTION, draw_keep_mask, drop_threshold
+from .activations import DERIVATIVES, HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
+from .losses import LOSSES
+from .noise import RATE_RESOLUTION, draw_keep_mask, drop_threshold
 
 try:  # compiled in-place accumulation of a CSR matrix into a dense array
     from scipy.sparse._sparsetools import csr_todense as _csr_add_into_dense

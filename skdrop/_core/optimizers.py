@@ -530,5 +530,5 @@ class Adam(Optimizer):
 
 
 # Every ``solver``: the registered optimisers, and L-BFGS, which needs no
-# optimiser object (SciPy runs it; skdrop._training drives it).
+# optimiser object (SciPy runs it; skdrop._core.training drives it).
 SOLVERS = ("lbfgs", *OPTIMIZERS)

@@ -7,7 +7,7 @@ of one thinned network. Nothing here knows of estimators.
 import numpy as np
 import scipy.sparse as sp
 
-from ._threads import blas_thread_limit, limited_blas_threads
+from .threads import blas_thread_limit, limited_blas_threads
 
 
 def check_finite_output(output):
