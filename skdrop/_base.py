@@ -21,7 +21,7 @@ from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _num_samples
 
 from ._callbacks import CALLBACK_ATTRIBUTES, CallbackSupportMixin, FitProgress
-from ._core.losses import OUTPUT_ACTIVATION_OF_LOSS
+from ._core.losses import LOSSES
 from ._core.network import Network
 from ._core.optimizers import OPTIMIZERS, L2Penalty
 from ._core.threads import blas_thread_limit, limited_blas_threads
@@ -350,7 +350,7 @@ class BaseDropoutMLP(
 
     def _check_output_activation(self):
         """A warm start keeps the output layer: it must suit the current loss."""
-        expected = OUTPUT_ACTIVATION_OF_LOSS[self._loss_name()]
+        expected = LOSSES[self._loss_name()].output_activation
         if self.out_activation_ != expected:
             raise ValueError(
                 f"The fitted network has the output activation "
@@ -394,7 +394,7 @@ class BaseDropoutMLP(
         self.t_ = 0
         self.n_outputs_ = layer_units[-1]
         self.n_layers_ = len(layer_units)
-        self.out_activation_ = OUTPUT_ACTIVATION_OF_LOSS[self._loss_name()]
+        self.out_activation_ = LOSSES[self._loss_name()].output_activation
         network = Network(layer_units, self.activation, self.out_activation_, dtype)
         network.initialize(rng)
         self.coefs_, self.intercepts_ = network.coefs, network.intercepts

@@ -2,7 +2,9 @@
 
 The constraints of ``solver`` and ``dropout_type`` come from the registries
 of the core (:data:`skdrop._core.optimizers.SOLVERS`, :data:`skdrop._core.noise.NOISE`),
-so a new optimiser or kind of dropout is accepted without an edit here.
+so a new optimiser or kind of dropout is accepted without an edit here; the
+regressor's ``loss`` reads :data:`skdrop._core.losses.LOSSES` at every
+validation (:class:`RegisteredOptions`).
 """
 
 import itertools
@@ -21,6 +23,29 @@ from sklearn.utils._param_validation import (
 from ._core.activations import HIDDEN_ACTIVATIONS
 from ._core.noise import NOISE
 from ._core.optimizers import OPTIMIZERS, SOLVERS
+
+
+class RegisteredOptions(StrOptions):
+    """The names ``names()`` returns, read at each validation.
+
+    A loss registers when its class is defined, which may be after the
+    estimators' constraints were built (a loss defined in the user's own
+    module); reading the registry each time accepts it all the same.
+    """
+
+    def __init__(self, names):
+        self._names = names
+        super().__init__(set(names()))
+
+    @property
+    def options(self):
+        return set(self._names())
+
+    @options.setter
+    def options(self, value):
+        # StrOptions.__init__ assigns the names once; the registry stays the
+        # source of truth.
+        pass
 
 
 class ParametersMixin:

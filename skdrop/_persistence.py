@@ -16,7 +16,7 @@ from sklearn.exceptions import InconsistentVersionWarning
 from sklearn.preprocessing import LabelBinarizer
 
 from ._core.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
-from ._core.losses import OUTPUT_ACTIVATION_OF_LOSS
+from ._core.losses import LOSSES, output_activations_of
 from ._core.optimizers import Optimizer
 from ._version import __version__
 
@@ -113,10 +113,6 @@ FITTED_ATTRIBUTES_OF_KIND = {
     # noise_variance_ is checked when present: copies taken during the first
     # fit have none yet, and predict(return_std=True) says so.
     "regressor": (),
-}
-OUTPUT_ACTIVATIONS_OF_KIND = {
-    "classifier": {"softmax", "logistic"},
-    "regressor": {"identity", "exp"},
 }
 
 
@@ -244,16 +240,17 @@ def _is_count(value):
 def _check_output_activation(state, kind):
     """The output activation must be one of this kind of estimator's, for its loss."""
     activation = state["out_activation_"]
-    if activation not in OUTPUT_ACTIVATIONS_OF_KIND[kind]:
+    # Read from the registered losses, so that a new loss's activation is
+    # accepted for the estimator that offers it and for no other.
+    allowed = output_activations_of(kind)
+    if activation not in allowed:
         _fail(
             "out_activation_",
             f"{activation!r} is not the output activation of a {kind}; expected "
-            f"one of {sorted(OUTPUT_ACTIVATIONS_OF_KIND[kind])}",
+            f"one of {sorted(allowed)}",
         )
-    if kind == "regressor" and _is_name_in(
-        state.get("loss"), OUTPUT_ACTIVATION_OF_LOSS
-    ):
-        expected = OUTPUT_ACTIVATION_OF_LOSS[state["loss"]]
+    if kind == "regressor" and _is_name_in(state.get("loss"), LOSSES):
+        expected = LOSSES[state["loss"]].output_activation
         if activation != expected:
             _fail(
                 "out_activation_",

@@ -6,7 +6,7 @@ import numpy as np
 import numpy.typing as npt
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.exceptions import NotFittedError
-from sklearn.utils._param_validation import InvalidParameterError, StrOptions
+from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
@@ -17,9 +17,11 @@ from ._base import (
     RandomStateLike,
     stochastic_solver,
 )
+from ._core.losses import LOSSES, losses_of
 from ._core.montecarlo import predictive_mean_std
 from ._docstrings import fill_shared_sections
 from ._noise_variance import NoiseVarianceMixin
+from ._parameters import RegisteredOptions
 from ._validation import numeric_targets, validate_numeric_data
 
 
@@ -179,7 +181,7 @@ class DropoutMLPRegressor(NoiseVarianceMixin, RegressorMixin, BaseDropoutMLP):
 
     _parameter_constraints: dict = {
         **BaseDropoutMLP._parameter_constraints,
-        "loss": [StrOptions({"squared_error", "poisson"})],
+        "loss": [RegisteredOptions(lambda: losses_of("regressor"))],
     }
 
     # -- data -----------------------------------------------------------
@@ -196,11 +198,7 @@ class DropoutMLPRegressor(NoiseVarianceMixin, RegressorMixin, BaseDropoutMLP):
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         y = numeric_targets(y, X.dtype)
-        if self.loss == "poisson" and np.any(y < 0):
-            raise ValueError(
-                "Some value(s) of y are negative which is not allowed for "
-                "Poisson regression."
-            )
+        LOSSES[self.loss].check_targets(y)
         return X, y
 
     def _loss_name(self):

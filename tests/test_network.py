@@ -63,10 +63,10 @@ def _penalized_loss(network, loss, y, sw, alpha):
     return data + 0.5 * alpha / weight_sum * float(np.dot(weights, weights))
 
 
-def _penalized_gradient(network, X, y, sw, alpha, rng):
+def _penalized_gradient(network, X, y, sw, alpha, rng, loss="log_loss"):
     """The gradient training takes: the network's data term plus the penalty."""
     network.forward(X, rng)
-    weight_sum = network.backward(y, sw, rng is not None)
+    weight_sum = network.backward(y, sw, rng is not None, loss)
     penalty = L2Penalty(alpha, network.n_coef_params)
     scratch = np.empty_like(network.params)
     penalty.add_gradient(
@@ -116,7 +116,7 @@ def test_gradient_matches_finite_differences(activation, loss, kind):
         noisy = _loss_at(network, network.params, X, y, sw, loss, 0.0, mask_rng)
         clean = _loss_at(network, network.params, X, y, sw, loss, 0.0, None)
         assert abs(noisy - clean) > 1e-6
-    analytic = _penalized_gradient(network, X, y, sw, ALPHA, mask_rng)
+    analytic = _penalized_gradient(network, X, y, sw, ALPHA, mask_rng, loss)
     numerical = _numerical_gradient(network, X, y, sw, loss, ALPHA, mask_rng)
     np.testing.assert_allclose(analytic, numerical, rtol=1e-5, atol=1e-7)
 
@@ -176,7 +176,7 @@ def test_float32_stays_float32(kind):
     y = _targets("log_loss", 10, 3, rng).astype(np.float32)
     assert network.forward(X, np.random.default_rng(0)).dtype == np.float32
     assert all(dropout.dtype == np.float32 for dropout in network.dropouts)
-    network.backward(y, None, True)
+    network.backward(y, None, True, "log_loss")
     assert network.grad.dtype == np.float32
 
 

@@ -34,6 +34,7 @@ import math
 
 import numpy as np
 
+from .losses import LOSSES
 from .noise import MASK_CHUNK, RATE_RESOLUTION, Noise
 
 # Temperature of the relaxed mask (the paper's 0.1): small enough that the
@@ -262,6 +263,6 @@ def likelihood_scale(loss_name, mean_squared_residual):
     fits them, which would weaken the regulariser just when it is needed),
     else of the noisy training passes.
     """
-    if loss_name == "squared_error":
+    if LOSSES[loss_name].scaled_by_noise_variance:
         return mean_squared_residual
     return 1.0

@@ -1,17 +1,26 @@
-"""Loss functions of the network's output.
+"""Losses of the network's output: :class:`Loss` objects in :data:`LOSSES`.
 
-Every loss is paired with the output activation that makes it a canonical
-link (softmax with log loss, logistic with binary log loss, identity with the
-squared error, exp with the Poisson deviance), so that the gradient with
-respect to the output pre-activation is simply ``prediction - y``.
+A loss is one :class:`Loss` subclass. Giving it a ``name`` registers it; the
+network's backward passes, the estimators' output activation, the
+regressor's ``loss`` validation, the checks of a loaded model and the ONNX
+export all read the registry, so a new loss touches no other file.
+
+Each built-in loss is paired with the output activation that makes it a
+canonical link (softmax with log loss, logistic with binary log loss,
+identity with the squared error, exp with the Poisson deviance), so that its
+gradient with respect to the output pre-activation is simply
+``output - y``; a loss whose activation is not its canonical link overrides
+:meth:`Loss.output_gradient`.
 
 Convention: the loss is the (sample-weighted) *mean over samples* of the
-*sum over outputs*. With this convention the gradient ``(prediction - y) / n``
+*sum over outputs*. With this convention the gradient ``(output - y) / n``
 is exactly the derivative of the loss, also for several outputs.
 """
 
 import numpy as np
 from scipy.special import xlogy
+
+LOSSES = {}
 
 
 def _weighted_mean(per_sample, sample_weight):
@@ -25,45 +34,125 @@ def _clip_probability(prob):
     return np.clip(prob, eps, 1 - eps)
 
 
-def squared_error(y, pred, sample_weight=None):
+class Loss:
+    """A loss of the network's output (base class).
+
+    A subclass sets ``name`` (registering one instance in :data:`LOSSES`),
+    ``output_activation`` (a key of
+    :data:`skdrop._core.activations.OUTPUT_ACTIVATIONS`), ``estimator``
+    (``'regressor'`` or ``'classifier'``: which estimator offers it; the
+    regressor's ``loss`` parameter accepts the registered regression losses)
+    and :meth:`per_sample`; it overrides :meth:`output_gradient` unless its
+    activation is its canonical link.
+    """
+
+    name = None
+    output_activation = None
+    estimator = None
+    # True for a loss that is a Gaussian negative log-likelihood times the
+    # noise variance: learned dropout rates then scale their regulariser by
+    # an estimate of that variance (see skdrop._core.concrete).
+    scaled_by_noise_variance = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.name is not None:
+            LOSSES[cls.name] = cls()
+
+    def __call__(self, y, output, sample_weight=None):
+        """The (sample-weighted) mean over rows of :meth:`per_sample`."""
+        return _weighted_mean(self.per_sample(y, output), sample_weight)
+
+    def per_sample(self, y, output):
+        """The loss of each row, summed over outputs."""
+        raise NotImplementedError
+
+    def check_targets(self, y):
+        """Raise ``ValueError`` for targets outside the loss's domain."""
+
+    def output_gradient(self, output, y, out):
+        """Write the derivative of :meth:`per_sample` with respect to the
+        output pre-activation into ``out``: ``output - y`` for a canonical
+        link."""
+        return np.subtract(output, y, out=out)
+
+
+def output_delta(loss, output, y, sample_weight, weight_sum, out):
+    """The derivative of a batch's mean loss at the output pre-activation.
+
+    ``loss.output_gradient`` weighted by ``sample_weight`` and divided by
+    ``weight_sum`` once, which makes every gradient below it a mean. Both
+    the per-row pass and the shared-mask step start their backward pass
+    here, so they cannot disagree about the output.
+    """
+    loss.output_gradient(output, y, out)
+    if sample_weight is not None:
+        out *= sample_weight[:, np.newaxis]
+    out *= 1.0 / weight_sum
+    return out
+
+
+class SquaredError(Loss):
     """Half the squared error, summed over outputs, averaged over samples."""
-    per_sample = 0.5 * np.sum((pred - y) ** 2, axis=1)
-    return _weighted_mean(per_sample, sample_weight)
+
+    name = "squared_error"
+    output_activation = "identity"
+    estimator = "regressor"
+    scaled_by_noise_variance = True
+
+    def per_sample(self, y, output):
+        return 0.5 * np.sum((output - y) ** 2, axis=1)
 
 
-def poisson(y, pred, sample_weight=None):
+class Poisson(Loss):
     """Half the Poisson deviance, summed over outputs, averaged over samples.
 
-    ``pred`` is the predicted mean (the exponential of the output layer).
+    ``output`` is the predicted mean (the exponential of the output layer).
     """
-    per_sample = np.sum(xlogy(y, y / pred) - y + pred, axis=1)
-    return _weighted_mean(per_sample, sample_weight)
+
+    name = "poisson"
+    output_activation = "exp"
+    estimator = "regressor"
+
+    def check_targets(self, y):
+        if np.any(y < 0):
+            raise ValueError(
+                "Some value(s) of y are negative which is not allowed for "
+                "Poisson regression."
+            )
+
+    def per_sample(self, y, output):
+        return np.sum(xlogy(y, y / output) - y + output, axis=1)
 
 
-def log_loss(y, prob, sample_weight=None):
-    """Cross-entropy of one-hot ``y`` and softmax probabilities ``prob``."""
-    per_sample = -np.sum(xlogy(y, _clip_probability(prob)), axis=1)
-    return _weighted_mean(per_sample, sample_weight)
+class LogLoss(Loss):
+    """Cross-entropy of one-hot ``y`` and softmax probabilities."""
+
+    name = "log_loss"
+    output_activation = "softmax"
+    estimator = "classifier"
+
+    def per_sample(self, y, output):
+        return -np.sum(xlogy(y, _clip_probability(output)), axis=1)
 
 
-def binary_log_loss(y, prob, sample_weight=None):
+class BinaryLogLoss(Loss):
     """Cross-entropy of independent binary outputs with logistic probabilities."""
-    prob = _clip_probability(prob)
-    per_sample = -np.sum(xlogy(y, prob) + xlogy(1 - y, 1 - prob), axis=1)
-    return _weighted_mean(per_sample, sample_weight)
+
+    name = "binary_log_loss"
+    output_activation = "logistic"
+    estimator = "classifier"
+
+    def per_sample(self, y, output):
+        prob = _clip_probability(output)
+        return -np.sum(xlogy(y, prob) + xlogy(1 - y, 1 - prob), axis=1)
 
 
-LOSSES = {
-    "squared_error": squared_error,
-    "poisson": poisson,
-    "log_loss": log_loss,
-    "binary_log_loss": binary_log_loss,
-}
+def losses_of(estimator):
+    """Names of the registered losses an estimator kind offers, in order."""
+    return [name for name, loss in LOSSES.items() if loss.estimator == estimator]
 
-# The output activation each loss is the canonical link of (see above).
-OUTPUT_ACTIVATION_OF_LOSS = {
-    "squared_error": "identity",
-    "poisson": "exp",
-    "log_loss": "softmax",
-    "binary_log_loss": "logistic",
-}
+
+def output_activations_of(estimator):
+    """The output activations a fitted ``estimator`` kind may have."""
+    return {LOSSES[name].output_activation for name in losses_of(estimator)}

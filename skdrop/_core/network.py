@@ -21,7 +21,7 @@ import scipy.sparse as sp
 from .activations import DERIVATIVES, HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from .activations import init_bound as _init_bound
 from .concrete import INITIAL_RATE, RelaxedBernoulli
-from .losses import LOSSES
+from .losses import LOSSES, output_delta
 from .noise import NOISE
 from .submatrix import (
     SubmatrixStep,
@@ -281,31 +281,31 @@ class Network:
         dropout.sample(rng, H.shape[0])
         return dropout.apply(H, self._noisy[layer][: H.shape[0]])
 
-    def backward(self, y, sample_weight, dropout_on):
-        """Gradient of the mean loss, after :meth:`forward`.
+    def backward(self, y, sample_weight, dropout_on, loss_name):
+        """Gradient of the mean loss ``loss_name``, after :meth:`forward`.
 
         Fills ``coef_grads`` and ``intercept_grads`` (views of ``grad``) and
         returns the batch's total sample weight. The L2 penalty is not part
         of it: :class:`skdrop._core.optimizers.L2Penalty` adds its gradient.
 
-        The gradient of the loss with respect to the output pre-activation is
-        ``output - y`` for every canonical loss/link pair. The hidden
-        activations serve as scratch space for their derivatives, so after
-        this call only the output of the forward pass is still valid.
+        The gradient at the output pre-activation is the loss's own
+        (:func:`skdrop._core.losses.output_delta`). The hidden activations
+        serve as scratch space for their derivatives, so after this call only
+        the output of the forward pass is still valid.
         """
         n_rows = y.shape[0]
         self._ensure_deltas()
         self.noise_grad[...] = 0.0
         last = self.n_layers - 2
-        delta = self._deltas[last][:n_rows]
-        np.subtract(self._activations[-1][:n_rows], y, out=delta)
-        if sample_weight is None:
-            weight_sum = n_rows
-        else:
-            delta *= sample_weight[:, np.newaxis]
-            weight_sum = float(np.sum(sample_weight))
-        # Dividing the output delta once makes every gradient below a mean.
-        delta *= 1.0 / weight_sum
+        weight_sum = n_rows if sample_weight is None else float(np.sum(sample_weight))
+        output_delta(
+            LOSSES[loss_name],
+            self._activations[-1][:n_rows],
+            y,
+            sample_weight,
+            weight_sum,
+            self._deltas[last][:n_rows],
+        )
         derivative = DERIVATIVES[self.activation]
         for i in range(last, -1, -1):
             delta = self._deltas[i][:n_rows]
@@ -355,7 +355,7 @@ class Network:
                 self.params, self.grad, X, y, sample_weight, rng
             )
         self.forward(X, rng)
-        weight_sum = self.backward(y, sample_weight, rng is not None)
+        weight_sum = self.backward(y, sample_weight, rng is not None, loss_name)
         return self.loss(loss_name, y, sample_weight), weight_sum
 
     def _step_with_shared_masks(self, loss_name, n_rows):

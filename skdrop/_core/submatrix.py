@@ -54,7 +54,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .activations import DERIVATIVES, HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
-from .losses import LOSSES
+from .losses import LOSSES, output_delta
 from .noise import RATE_RESOLUTION, draw_keep_mask, drop_threshold
 
 try:  # compiled in-place accumulation of a CSR matrix into a dense array
@@ -287,15 +287,14 @@ class SubmatrixStep:
         return np.take(X_group, kept, axis=1, out=out, mode="clip")
 
     def _output_delta(self, output, y, sample_weight, start, weight_sum):
-        """``(output - y) * sample_weight / weight_sum``: the derivative of the
-        batch's mean loss for the canonical output/loss pairs."""
+        """The derivative of the batch's mean loss at the output of the rows
+        ``start:start + len(output)`` (one group sharing a mask)."""
         n, width = output.shape
         delta = _rows(self._deltas[-1], n, width)
-        np.subtract(output, y, out=delta)
-        if sample_weight is not None:
-            delta *= sample_weight[start : start + n, np.newaxis]
-        delta *= 1.0 / weight_sum
-        return delta
+        weights = None if sample_weight is None else sample_weight[start : start + n]
+        return output_delta(
+            LOSSES[self.loss_name], output, y, weights, weight_sum, delta
+        )
 
     def _backward(self, delta, inputs, kept, sub_weights, coef_grads, intercept_grads):
         derivative = DERIVATIVES[self.activation]
@@ -445,7 +444,8 @@ def dense_masked_step(
             hidden(Z)
         A = Z
     weights = np.ones(n_rows) if sample_weight is None else sample_weight
-    delta = (A - y) * (weights / np.sum(weights))[:, np.newaxis]
+    gradient = LOSSES[loss].output_gradient(A, y, np.empty_like(A))
+    delta = gradient * (weights / np.sum(weights))[:, np.newaxis]
     for i in range(len(coefs) - 1, -1, -1):
         coef_grads[i][...] = noisy[i].T @ delta
         intercept_grads[i][...] = delta.sum(axis=0)
