@@ -192,3 +192,15 @@ def test_labels_beyond_int64_are_refused_rather_than_wrapped():
     small = _fit_classifier(X, labels[(X[:, 0] > 0).astype(int)])
     out = _run(small, X, NO_ZIPMAP)
     assert set(out["label"].tolist()) <= {7, 2**62}
+
+
+def test_learned_rates_export_the_whole_network():
+    # The exported graph is the network without dropout: the learned rates
+    # only matter to Monte Carlo prediction, which ONNX does not export.
+    X = _X()
+    y = X[:, 0] - 2 * X[:, 1]
+    model = DropoutMLPRegressor(
+        dropout_rate="auto", hidden_layer_sizes=(10,), max_iter=30, random_state=0
+    ).fit(X, y)
+    out = _run(model, X)["variable"]
+    np.testing.assert_allclose(out.ravel(), model.predict(X), atol=ATOL, rtol=1e-5)

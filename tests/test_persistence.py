@@ -78,6 +78,9 @@ CASES = [
     ("multiclass", {"solver": "sgd", "learning_rate": "invscaling"}),
     ("regression", {}),
     ("regression", {"solver": "sgd", "early_stopping": True}),
+    # Learned rates: their logits are part of the saved parameters.
+    ("regression", {"dropout_rate": "auto", "input_dropout_rate": "auto"}),
+    ("multiclass", {"dropout_rate": "auto"}),
 ]
 
 
