@@ -1,6 +1,5 @@
 """DropoutMLPClassifier: label encoding, output activation, probabilities."""
 
-from numbers import Real
 from typing import Self
 
 import numpy as np
@@ -8,19 +7,13 @@ import numpy.typing as npt
 from scipy.special import log_expit, log_softmax
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import (
     _check_partial_fit_first_call,
     check_classification_targets,
     type_of_target,
-    unique_labels,
 )
-from sklearn.utils.validation import (
-    _check_sample_weight,
-    check_is_fitted,
-    column_or_1d,
-)
+from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ._base import (
     BaseDropoutMLP,
@@ -28,9 +21,11 @@ from ._base import (
     RandomStateLike,
     stochastic_solver,
 )
+from ._class_weight import CLASS_WEIGHT_CONSTRAINT, weighted_by_class
 from ._core.montecarlo import check_finite_output
 from ._docstrings import fill_shared_sections
 from ._validation import (
+    check_continued_labels,
     checked_labels,
     indicator_columns,
     target_type,
@@ -58,20 +53,7 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
         learns one rate per hidden layer (see Notes). Bernoulli and alpha
         rates are realised to a resolution of 1/65536.
     DROPOUT_PARAMETERS
-    class_weight : dict, 'balanced' or None, default=None
-        Weights of the classes in the training loss, as in
-        :class:`~sklearn.linear_model.LogisticRegression`. A dict maps class
-        labels to non-negative weights (classes it leaves out weigh 1);
-        ``'balanced'`` weighs each class by ``n_samples / (n_classes *
-        n_samples_in_class)``, counting ``sample_weight``. Each row's weight
-        is its class's weight times its ``sample_weight``; the early-stopping
-        score is weighted in the same way. ``'balanced'`` needs all the
-        labels at once, so ``partial_fit`` refuses it: compute the weights
-        with :func:`~sklearn.utils.class_weight.compute_class_weight` on the
-        labels (or a large sample of them) and pass them as a dict. Multilabel
-        targets are refused: pass per-row weights as ``sample_weight``, e.g.
-        from :func:`~sklearn.utils.class_weight.compute_sample_weight`.
-
+    CLASS_WEIGHT_PARAMETER
 
     Attributes
     ----------
@@ -174,7 +156,7 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
 
     _parameter_constraints: dict = {
         **BaseDropoutMLP._parameter_constraints,
-        "class_weight": [dict, StrOptions({"balanced"}), None],
+        "class_weight": CLASS_WEIGHT_CONSTRAINT,
     }
 
     # -- data -----------------------------------------------------------
@@ -201,33 +183,7 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
             self._label_binarizer = LabelBinarizer().fit(y)
             self.classes_ = self._label_binarizer.classes_
             return
-        self._check_target_type(y)
-        classes = unique_labels(y)
-        # partial_fit batches may hold a subset of the declared classes, with
-        # or without warm_start; a warm-started fit needs them all.
-        if self.warm_start and not incremental:
-            if set(classes) != set(self.classes_):
-                raise ValueError(
-                    "warm_start can only be used where `y` has the same "
-                    "classes as in the previous call to fit. Previously "
-                    f"got {self.classes_}, `y` has {classes}"
-                )
-        elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
-            raise ValueError(
-                "`y` has classes not in `self.classes_`. "
-                f"`self.classes_` has {self.classes_}. 'y' has {classes}."
-            )
-
-    def _check_target_type(self, y):
-        """Multilabel and single-label targets cannot follow each other."""
-        fitted, given = target_type(self), type_of_target(y)
-        if fitted.startswith("multilabel") != given.startswith("multilabel"):
-            raise ValueError(
-                f"y is {given!r}, but the model was fitted on {fitted!r} "
-                "targets: a multilabel model cannot continue on single-label y "
-                "or the reverse. Refit with warm_start=False (or a new "
-                "estimator for partial_fit)."
-            )
+        check_continued_labels(self, y, incremental)
 
     def _loss_name(self):
         if self._label_binarizer.y_type_ == "multiclass":
@@ -239,83 +195,16 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
             return None
         return y.argmax(axis=1) if y.shape[1] > 1 else y.ravel()
 
-    # -- class weights --------------------------------------------------
     def _training_sample_weight(self, X, y, sample_weight, incremental):
         """``sample_weight`` times the weight of each row's class."""
-        if self.class_weight is None:
-            return sample_weight
-        if target_type(self).startswith("multilabel"):
-            raise ValueError(
-                "class_weight is not supported for multilabel targets: each "
-                "row has several labels, so no single class gives its weight. "
-                "Pass per-row weights as sample_weight instead, e.g. "
-                "sample_weight=compute_sample_weight('balanced', y) from "
-                "sklearn.utils.class_weight (the product of every label's "
-                "class weight)."
-            )
-        sample_weight = _check_sample_weight(
-            sample_weight, X, dtype=np.float64, ensure_non_negative=True
+        return weighted_by_class(
+            self,
+            X,
+            y,
+            sample_weight,
+            multilabel=target_type(self).startswith("multilabel"),
+            incremental=incremental,
         )
-        # Index of each row's class in classes_ (a single column holds 0 or 1).
-        rows = (y.argmax(axis=1) if y.shape[1] > 1 else y[:, 0]).astype(np.intp)
-        if isinstance(self.class_weight, str):  # 'balanced'
-            weights = self._balanced_class_weights(rows, sample_weight, incremental)
-        else:
-            weights = self._class_weights_from_dict()
-        with np.errstate(over="ignore"):
-            combined = weights[rows] * sample_weight
-        if not np.isfinite(combined).all():
-            raise ValueError(
-                f"class_weight={self.class_weight!r:.200} times sample_weight "
-                "overflows float64. Scale the weights down."
-            )
-        if not combined.any():
-            raise ValueError(
-                f"class_weight={self.class_weight!r:.200} gives every sample a "
-                "weight of 0 (with sample_weight): at least one class present "
-                "in y needs a positive weight."
-            )
-        return combined
-
-    def _balanced_class_weights(self, rows, sample_weight, incremental):
-        """``n_samples / (n_classes * n_samples_in_class)``, counting weights."""
-        if incremental:
-            raise ValueError(
-                "class_weight='balanced' is not supported by partial_fit: the "
-                "class frequencies need all the labels, and each call sees one "
-                "batch. Compute the weights once, e.g. dict(zip(classes, "
-                "compute_class_weight('balanced', classes=classes, y=y))) from "
-                "sklearn.utils.class_weight on the labels (or a large sample of "
-                "them), and pass that dict as class_weight."
-            )
-        n_classes = len(self.classes_)
-        totals = np.bincount(rows, weights=sample_weight, minlength=n_classes)
-        n_present = np.count_nonzero(np.bincount(rows, minlength=n_classes))
-        weights = np.zeros(n_classes)
-        # A class whose rows all weigh 0 keeps weight 0 (not 1 / 0).
-        positive = totals > 0
-        weights[positive] = totals.sum() / (n_present * totals[positive])
-        return weights
-
-    def _class_weights_from_dict(self):
-        """The weight of every class in ``classes_``; absent keys weigh 1."""
-        classes = self.classes_.tolist()
-        known = set(classes)
-        for label, weight in self.class_weight.items():
-            if label not in known:
-                raise ValueError(
-                    f"The 'class_weight' parameter of {type(self).__name__} has "
-                    f"a weight for class {label!r}, which is not a class of y: "
-                    f"the classes are {classes!r:.200}. Keys must be class "
-                    "labels of the same type as y's (e.g. 1, not '1')."
-                )
-            if not _is_class_weight(weight):
-                raise ValueError(
-                    f"The 'class_weight' parameter of {type(self).__name__} "
-                    "must map each class to a finite non-negative number. Got "
-                    f"{weight!r:.100} for class {label!r} instead."
-                )
-        return np.array([float(self.class_weight.get(label, 1.0)) for label in classes])
 
     def _score_output(self, output, y, sample_weight=None):
         """Accuracy of the network's ``output`` against the encoded ``y``.
@@ -508,13 +397,3 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
 
 
 DropoutMLPClassifier.__doc__ = fill_shared_sections(DropoutMLPClassifier.__doc__)
-
-
-def _is_class_weight(weight):
-    """Whether ``weight`` is a finite non-negative real number (not a bool)."""
-    return (
-        isinstance(weight, Real)
-        and not isinstance(weight, bool | np.bool_)
-        and bool(np.isfinite(weight))
-        and weight >= 0
-    )

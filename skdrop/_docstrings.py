@@ -13,6 +13,7 @@ order of the signature, and each estimator has its own entries in between
 
 from textwrap import dedent, indent
 
+from ._class_weight import CLASS_WEIGHT_PARAMETER
 from ._core.noise import document_dropout_types
 
 # scikit-learn's parameters, from hidden_layer_sizes to max_fun.
@@ -221,6 +222,8 @@ SECTIONS = {
     "DROPOUT_PARAMETERS": DROPOUT_PARAMETERS,
     "SHARED_ATTRIBUTES": SHARED_ATTRIBUTES,
     "SHARED_NOTES": SHARED_NOTES,
+    # The classifier's own entry, written beside the code it documents.
+    "CLASS_WEIGHT_PARAMETER": CLASS_WEIGHT_PARAMETER,
 }
 
 

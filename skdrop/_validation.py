@@ -4,16 +4,16 @@ Dates and durations in ``X``, numbers too large for float64, a sparse ``y``
 for regression, and sample weights so small that ``1 / sum`` overflows or
 the penalty drowns the data are refused or made safe here, before any data
 reach the NumPy core. The estimators' label and target helpers live here
-too: :func:`checked_labels`, :func:`target_type` and
-:func:`indicator_columns` for the classifier,
-:func:`numeric_targets` for the regressor.
+too: :func:`checked_labels`, :func:`target_type`,
+:func:`indicator_columns` and :func:`check_continued_labels` for the
+classifier, :func:`numeric_targets` for the regressor.
 """
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import is_regressor
 from sklearn.utils import assert_all_finite
-from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
 # Above this factor alpha / max(sample_weight), the penalty's gradient on
@@ -231,3 +231,52 @@ def indicator_columns(y):
     if not type_of_target(y).startswith("multilabel"):
         return None
     return np.arange(y.shape[1] if hasattr(y, "shape") else np.shape(y)[1])
+
+
+def check_continued_labels(classifier, y, incremental):
+    """Check that ``y`` may continue a fitted classifier's training.
+
+    Parameters
+    ----------
+    classifier : DropoutMLPClassifier
+        Fitted: gives ``classes_``, ``warm_start`` and the target type.
+    y : array-like
+        The labels of the new call.
+    incremental : bool
+        Whether ``partial_fit`` is the caller.
+
+    Raises
+    ------
+    ValueError
+        If ``y`` is multilabel after single-label targets (or the reverse),
+        if a warm-started ``fit`` does not see every class, or if ``y`` has
+        a class outside ``classes_``.
+    """
+    _check_target_kind(classifier, y)
+    classes = unique_labels(y)
+    # partial_fit batches may hold a subset of the declared classes, with
+    # or without warm_start; a warm-started fit needs them all.
+    if classifier.warm_start and not incremental:
+        if set(classes) != set(classifier.classes_):
+            raise ValueError(
+                "warm_start can only be used where `y` has the same "
+                "classes as in the previous call to fit. Previously "
+                f"got {classifier.classes_}, `y` has {classes}"
+            )
+    elif len(np.setdiff1d(classes, classifier.classes_, assume_unique=True)):
+        raise ValueError(
+            "`y` has classes not in `self.classes_`. "
+            f"`self.classes_` has {classifier.classes_}. 'y' has {classes}."
+        )
+
+
+def _check_target_kind(classifier, y):
+    """Multilabel and single-label targets cannot follow each other."""
+    fitted, given = target_type(classifier), type_of_target(y)
+    if fitted.startswith("multilabel") != given.startswith("multilabel"):
+        raise ValueError(
+            f"y is {given!r}, but the model was fitted on {fitted!r} "
+            "targets: a multilabel model cannot continue on single-label y "
+            "or the reverse. Refit with warm_start=False (or a new "
+            "estimator for partial_fit)."
+        )
