@@ -83,12 +83,51 @@ def test_csv_round_trip_to_json(tmp_path, capsys, task):
     }
 
 
-def test_markdown_report_and_plot(tmp_path, capsys):
+def _run_captured(argv):
+    """main(argv) with stdout and stderr captured (neither is a terminal)."""
+    import contextlib
+    import io
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        main(argv)
+    return out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def iris_run(tmp_path_factory):
+    """One run on iris writing every report, shared by the tests that read
+    them: without --quiet (the progress bar is left to stderr's isatty)."""
+    folder = tmp_path_factory.mktemp("iris")
+    paths = {
+        "json": folder / "report.json",
+        "markdown": folder / "report.md",
+        "plot": folder / "curve.png",
+    }
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:
+        del paths["plot"]  # test_markdown_report_and_plot skips
+    argv = ["compare", "--dataset", "iris", *TINY[:-1]]
+    for option, path in paths.items():
+        argv += [f"--{option}", str(path)]
+    out, err = _run_captured(argv)
+    return {"out": out, "err": err, **paths}
+
+
+@pytest.fixture(scope="module")
+def diabetes_run(tmp_path_factory):
+    """One run on diabetes in two worker processes, with a JSON report."""
+    out = tmp_path_factory.mktemp("diabetes") / "report.json"
+    argv = ["compare", "--dataset", "diabetes", "--n-jobs", "2", "--json", str(out)]
+    terminal, _ = _run_captured([*argv, *TINY])
+    return terminal, json.loads(out.read_text())
+
+
+def test_markdown_report_and_plot(iris_run):
     pytest.importorskip("matplotlib")
-    md, png = tmp_path / "report.md", tmp_path / "curve.png"
-    main(["compare", "--dataset", "iris", "--markdown", str(md), "--plot", str(png),
-          *TINY])  # fmt: skip
-    terminal = capsys.readouterr().out
+    md, png = iris_run["markdown"], iris_run["plot"]
+    terminal = iris_run["out"]
     text = md.read_text()
     assert text.startswith("# skdrop compare: iris\n")
     table = [line for line in text.splitlines() if line.startswith("|")]
@@ -102,9 +141,8 @@ def test_markdown_report_and_plot(tmp_path, capsys):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_regression_dataset_in_two_workers(capsys):
-    main(["compare", "--dataset", "diabetes", "--n-jobs", "2", *TINY])
-    text = capsys.readouterr().out
+def test_regression_dataset_in_two_workers(diabetes_run):
+    text, _ = diabetes_run
     assert "with 2 worker(s), 1 BLAS thread(s) each" in text
     # 15 epochs stop every fit before convergence; the report says so.
     pattern = r"before converging: (\d+) of \1 \(sklearn\), (\d+) of \2 \(skdrop\)"
@@ -113,9 +151,8 @@ def test_regression_dataset_in_two_workers(capsys):
     assert "Verdict (both tuned, R²)" in text
 
 
-def test_no_progress_bar_when_stderr_is_not_a_terminal(capsys):
-    main(["compare", "--dataset", "iris", *TINY[:-1]])
-    assert capsys.readouterr().err == ""
+def test_no_progress_bar_when_stderr_is_not_a_terminal(iris_run):
+    assert iris_run["err"] == ""
 
 
 def test_csv_with_boolean_and_missing_values(tmp_path, capsys):
@@ -155,13 +192,9 @@ def test_progress_bar_draws_on_a_terminal_and_degrades_without_rich(
 # -- calibration: temperature scaling and Monte Carlo averages ---------------
 
 
-def test_classification_report_scores_temperature_scaled_probabilities(
-    tmp_path, capsys
-):
-    out = tmp_path / "report.json"
-    main(["compare", "--dataset", "iris", "--json", str(out), *TINY])
-    text = capsys.readouterr().out
-    calibration = json.loads(out.read_text())["calibration"]
+def test_classification_report_scores_temperature_scaled_probabilities(iris_run):
+    text = iris_run["out"]
+    calibration = json.loads(iris_run["json"].read_text())["calibration"]
     # Per setting: sklearn and skdrop scaled, skdrop's Monte Carlo average
     # before and after scaling.
     assert len(calibration["models"]) == 8
@@ -177,10 +210,10 @@ def test_classification_report_scores_temperature_scaled_probabilities(
     assert "After temperature scaling" in text and calibration["verdict"] in text
 
 
-def test_regression_report_has_no_calibration(tmp_path):
-    out = tmp_path / "report.json"
-    main(["compare", "--dataset", "diabetes", "--json", str(out), *TINY])
-    assert "calibration" not in json.loads(out.read_text())
+def test_regression_report_has_no_calibration(diabetes_run):
+    _, report = diabetes_run
+    assert report["dataset"]["task"] == "regression"
+    assert "calibration" not in report
 
 
 def test_temperature_scaling_is_calibrated_classifier_cv_on_the_inner_folds():
