@@ -23,7 +23,8 @@ from sklearn.utils.validation import _num_samples
 from ._callbacks import CALLBACK_ATTRIBUTES, CallbackSupportMixin, FitProgress
 from ._core.losses import LOSSES
 from ._core.network import Network
-from ._core.optimizers import OPTIMIZERS, L2Penalty
+from ._core.optimizers import OPTIMIZERS
+from ._core.penalty import L2Penalty
 from ._core.threads import blas_thread_limit, limited_blas_threads
 from ._core.training import (
     NonFiniteTrainingError,

@@ -15,7 +15,7 @@ import scipy.sparse as sp
 from skdrop._core.activations import HIDDEN_ACTIVATIONS, SELU_ALPHA, SELU_SCALE
 from skdrop._core.network import Network
 from skdrop._core.noise import NOISE
-from skdrop._core.optimizers import L2Penalty
+from skdrop._core.penalty import L2Penalty
 
 # Each loss with the output activation that is its canonical link.
 OUTPUT_OF_LOSS = {
@@ -181,7 +181,7 @@ def test_float32_stays_float32(kind):
 
 
 def test_network_gradient_and_loss_leave_out_the_l2_penalty():
-    """The data term only: the penalty is added by skdrop._core.optimizers.L2Penalty."""
+    """The data term only: the penalty is added by skdrop._core.penalty.L2Penalty."""
     rng = np.random.default_rng(8)
     network = _network("relu")
     X = rng.normal(size=(6, 4))

@@ -22,9 +22,9 @@ from skdrop._core.optimizers import (
     SOLVERS,
     UPDATE_BLOCK,
     Adam,
-    L2Penalty,
     Optimizer,
 )
+from skdrop._core.penalty import L2Penalty
 
 DTYPES = [np.float32, np.float64]
 TOLERANCE = {np.float32: 2e-4, np.float64: 1e-10}

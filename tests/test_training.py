@@ -7,7 +7,8 @@ import pytest
 import scipy.sparse as sp
 
 from skdrop._core.network import Network
-from skdrop._core.optimizers import SGD, Adam, L2Penalty
+from skdrop._core.optimizers import SGD, Adam
+from skdrop._core.penalty import L2Penalty
 from skdrop._core.training import (
     EpochBatches,
     NoImprovementTracker,

@@ -286,7 +286,7 @@ class Network:
 
         Fills ``coef_grads`` and ``intercept_grads`` (views of ``grad``) and
         returns the batch's total sample weight. The L2 penalty is not part
-        of it: :class:`skdrop._core.optimizers.L2Penalty` adds its gradient.
+        of it: :class:`skdrop._core.penalty.L2Penalty` adds its gradient.
 
         The gradient at the output pre-activation is the loss's own
         (:func:`skdrop._core.losses.output_delta`). The hidden activations

@@ -1,4 +1,4 @@
-"""Optimisers that update one flat parameter vector in place, and the L2 penalty.
+"""Optimisers that update one flat parameter vector in place.
 
 All parameters of the network live in a single contiguous vector, so an
 update is a handful of in-place ufuncs on blocks of it rather than a Python
@@ -11,7 +11,8 @@ An update makes several passes over the parameters, the gradient and the
 optimiser's state. Made over the whole model (megabytes, out of cache) each
 pass is bound by memory bandwidth; so :class:`Optimizer` walks the vectors in
 blocks small enough that every pass after the first finds its block in the
-core's cache, and adds the L2 penalty's gradient there. A subclass only says
+core's cache (:mod:`skdrop._core.blocks`), and adds the L2 penalty's gradient
+there (:class:`skdrop._core.penalty.L2Penalty`). A subclass only says
 how one block moves (:meth:`Optimizer._update_block`).
 
 The optimisers follow scikit-learn's MLP conventions: the same update rules,
@@ -20,70 +21,12 @@ the same learning-rate schedules and the same stopping behaviour of the
 the same steps as ``MLPClassifier``.
 """
 
-import functools
 import math
-from numbers import Real
 
 import numpy as np
 
-# Elements per block: the three or four vectors of an update then take at
-# most 1 MiB (float64), the size of a core's L2 cache on current x86 CPUs.
-# Measured on a 1.9-million-parameter update against whole-vector passes:
-# SGD 1.4x (float32) and 1.9x (float64) faster, Adam 1.1x and 1.9x; smaller
-# blocks pay more Python overhead per element.
-UPDATE_BLOCK = 1 << 15
-
-
-@functools.cache
-def _block_bounds(n):
-    return tuple(
-        (start, min(start + UPDATE_BLOCK, n)) for start in range(0, n, UPDATE_BLOCK)
-    )
-
-
-def _add_scaled(x, a, y, scratch):
-    """``y += a * x`` in place, through ``scratch`` (at least ``x.size`` long)."""
-    s = scratch[: x.size]
-    np.multiply(x, float(a), out=s)
-    y += s
-
-
-class L2Penalty:
-    """The L2 penalty ``alpha / (2 n) * ||W||^2`` on the weights.
-
-    ``n`` is the total sample weight of the batch (scikit-learn's
-    convention) and ``W`` the first ``n_weights`` entries of the flat
-    parameter vector (the biases, after them, are not penalised). Its
-    strength on a batch, ``alpha / n``, is its gradient's factor.
-
-    Parameters
-    ----------
-    alpha : float
-    n_weights : int
-    """
-
-    def __init__(self, alpha, n_weights):
-        self.alpha = float(alpha)
-        self.n_weights = n_weights
-
-    def strength(self, weight_sum):
-        """The gradient's factor on a batch of total weight ``weight_sum``."""
-        return self.alpha / weight_sum
-
-    def add_gradient(self, params, grad, strength, scratch, offset=0):
-        """Add the gradient to ``grad``; return the penalty's value.
-
-        ``params`` and ``grad`` are the slice of the flat vectors that starts
-        at ``offset``; the value is that of the weights in the slice, so the
-        sum over the blocks of a vector is the penalty of the whole vector.
-        """
-        n = min(self.n_weights - offset, params.size)
-        if not strength or n <= 0:
-            return 0.0
-        weights = params[:n]
-        _add_scaled(weights, strength, grad[:n], scratch)
-        return 0.5 * strength * float(np.dot(weights, weights))
-
+from .blocks import UPDATE_BLOCK, add_scaled, block_bounds
+from .optimizer_state import restored_optimizer
 
 # name -> Optimizer subclass; every subclass with a ``name`` registers itself.
 OPTIMIZERS = {}
@@ -153,7 +96,7 @@ class Optimizer:
         self._begin_step()
         scratch = self._scratch_for(params)
         value = 0.0
-        for start, stop in _block_bounds(params.size):
+        for start, stop in block_bounds(params.size):
             p, g = params[start:stop], grad[start:stop]
             if penalty is not None:
                 value += penalty.add_gradient(p, g, strength, scratch, start)
@@ -234,96 +177,10 @@ class Optimizer:
 
         Raises ``ValueError`` naming what is wrong: an unknown kind, missing
         or unknown attributes, non-numeric scalars, or state arrays that are
-        not 1-D floating-point arrays of ``n_params`` entries of ``dtype``.
+        not 1-D floating-point arrays of ``n_params`` entries of ``dtype``
+        (see :mod:`skdrop._core.optimizer_state`).
         """
-        if not isinstance(state, dict) or state.keys() != {"kind", "attributes"}:
-            raise ValueError(
-                "The optimizer state must be a dict with the keys 'kind' and "
-                f"'attributes', got {state!r:.200}."
-            )
-        cls = OPTIMIZERS.get(state["kind"])
-        if cls is None:
-            raise ValueError(
-                f"Unknown optimizer kind {state['kind']!r:.100} in the optimizer "
-                f"state; expected one of {sorted(OPTIMIZERS)}."
-            )
-        attributes = dict(state["attributes"])
-        expected = set(vars(cls(0, np.float64)))
-        expected = {name for name in expected if not name.startswith("_")}
-        if set(attributes) != expected:
-            raise ValueError(
-                f"The {cls.name!r} optimizer state has the attributes "
-                f"{sorted(attributes)}, expected {sorted(expected)}."
-            )
-        for name, value in attributes.items():
-            if name in cls.state_arrays:
-                attributes[name] = _checked_array(
-                    cls.name, name, value, n_params, dtype
-                )
-            elif not isinstance(value, Real | str | np.number):
-                raise ValueError(
-                    f"The {cls.name!r} optimizer state's {name!r} must be a "
-                    f"number or a string, got {type(value).__name__}."
-                )
-            elif not isinstance(value, str) and not math.isfinite(value):
-                raise ValueError(
-                    f"The {cls.name!r} optimizer state's {name!r} must be "
-                    f"finite, got {value!r}."
-                )
-            else:
-                _check_scalar(cls, name, value)
-        # Bypass __init__: moments and step counters are restored as they
-        # were, rather than freshly initialised.
-        optimizer = cls.__new__(cls)
-        vars(optimizer).update(attributes)
-        return optimizer
-
-
-def _check_scalar(cls, name, value):
-    """Refuse a saved scalar outside its range, or a string not among its options."""
-    if name in cls.string_options and value not in cls.string_options[name]:
-        raise ValueError(
-            f"The {cls.name!r} optimizer state's {name!r} must be one of "
-            f"{sorted(cls.string_options[name])}, got {value!r:.50}."
-        )
-    if name not in cls.scalar_ranges:
-        return
-    if isinstance(value, str):
-        raise ValueError(
-            f"The {cls.name!r} optimizer state's {name!r} must be a number, "
-            f"got {value!r:.50}."
-        )
-    low, high, closed = cls.scalar_ranges[name]
-    above = value >= low if closed in ("left", "both") else value > low
-    below = value <= high if closed in ("right", "both") else value < high
-    if not (above and below):
-        left = "[" if closed in ("left", "both") else "("
-        right = "]" if closed in ("right", "both") else ")"
-        raise ValueError(
-            f"The {cls.name!r} optimizer state's {name!r} must be in "
-            f"{left}{low}, {high}{right}, got {value!r}."
-        )
-
-
-def _checked_array(kind, name, value, n_params, dtype):
-    """A copy of a saved state array, if it has the right kind, shape and dtype."""
-    if not isinstance(value, np.ndarray) or value.dtype.kind != "f":
-        raise ValueError(
-            f"The {kind!r} optimizer state's {name!r} must be a floating-point "
-            f"array, got {type(value).__name__} of dtype "
-            f"{getattr(value, 'dtype', None)}."
-        )
-    if value.ndim != 1 or (n_params is not None and value.size != n_params):
-        raise ValueError(
-            f"The {kind!r} optimizer state's {name!r} has shape {value.shape}, "
-            f"expected ({n_params},): one entry per network parameter."
-        )
-    if dtype is not None and value.dtype != dtype:
-        raise ValueError(
-            f"The {kind!r} optimizer state's {name!r} has dtype {value.dtype}, "
-            f"expected {np.dtype(dtype)} (the dtype of coefs_)."
-        )
-    return value.copy()
+        return restored_optimizer(state, OPTIMIZERS, n_params, dtype)
 
 
 class SGD(Optimizer):
@@ -388,7 +245,7 @@ class SGD(Optimizer):
         v += g
         if self.nesterov:
             p += g
-            _add_scaled(v, momentum, p, scratch)
+            add_scaled(v, momentum, p, scratch)
         else:
             p += v
 
@@ -517,16 +374,16 @@ class Adam(Optimizer):
         v = self.second_moment[start:stop]
         if self._rescale_first is not None:
             m *= float(self._rescale_first)
-        _add_scaled(g, self._first_gain, m, scratch)
+        add_scaled(g, self._first_gain, m, scratch)
         np.square(g, out=g)
         if self._rescale_second is not None:
             v *= float(self._rescale_second)
-        _add_scaled(g, self._second_gain, v, scratch)
+        add_scaled(g, self._second_gain, v, scratch)
         # The squared gradient is spent: its block becomes the step.
         np.sqrt(v, out=g)
         g += self._epsilon
         np.divide(m, g, out=g)
-        _add_scaled(g, -self._step_size, p, scratch)
+        add_scaled(g, -self._step_size, p, scratch)
 
 
 # Every ``solver``: the registered optimisers, and L-BFGS, which needs no

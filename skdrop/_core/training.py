@@ -176,7 +176,7 @@ def minimize_lbfgs(network, X, y, sample_weight, loss_name, penalty, options):
     """Fit ``network`` with SciPy's L-BFGS-B on the full batch.
 
     The objective is the loss ``loss_name`` plus the L2 ``penalty``
-    (:class:`skdrop._core.optimizers.L2Penalty`); ``options`` go to
+    (:class:`skdrop._core.penalty.L2Penalty`); ``options`` go to
     ``scipy.optimize.minimize``. The optimisation runs in float64 whatever
     the network's dtype. Returns SciPy's result, with the network's
     parameters set to its solution.
