@@ -30,12 +30,12 @@ from ._core.training import (
     NonFiniteTrainingError,
     minimize_lbfgs,
 )
+from ._fit_checks import check_continued_network, divergence_hint
 from ._parameters import ParametersMixin
 from ._persistence import PersistenceMixin
 from ._prediction import PredictionMixin, generator_from
 from ._stochastic import DEFAULT_MAX_ITER, StochasticFitMixin
 from ._validation import (
-    largest_magnitude,
     normalized_sample_weight,
     penalty_on_normalized_weights,
 )
@@ -46,14 +46,6 @@ RandomStateLike: TypeAlias = int | np.random.RandomState | None
 
 # Monte Carlo passes used by ``predict(X, return_std=True)``.
 DEFAULT_MC_SAMPLES = 30
-
-# Above this magnitude, data are named as the likelier cause of a diverged
-# fit: standardised data are within a few units, and products of such values
-# with the initial weights overflow float32 from about 1e19 on.
-LARGE_INPUT = 1e6
-# Above this alpha, the penalty is named as the likelier cause: its gradient
-# step is about learning_rate * alpha / batch weight times the weights.
-LARGE_ALPHA = 1e3
 
 
 def stochastic_solver(estimator):
@@ -273,8 +265,7 @@ class BaseDropoutMLP(
         layer_units = [X.shape[1], *hidden_sizes, y.shape[1]]
         self._check_network_size(layer_units, X.dtype, self._rows_per_step(X.shape[0]))
         if not reset:
-            self._check_architecture(layer_units)
-            self._check_output_activation()
+            check_continued_network(self, layer_units, self._loss_name())
 
         rng = self._training_generator(reset)
         if reset:
@@ -312,7 +303,7 @@ class BaseDropoutMLP(
             self._after_fit(X, y, sample_weight, validation)
         except NonFiniteTrainingError as exc:
             raise ValueError(
-                f"Training diverged: {exc}. {self._divergence_hint(X, y)} The "
+                f"Training diverged: {exc}. {divergence_hint(self, X, y)} The "
                 "estimator was left as it was before this call."
             ) from None
         self._rng_state = rng.bit_generator.state
@@ -339,46 +330,6 @@ class BaseDropoutMLP(
         if self.solver not in OPTIMIZERS:
             return n_samples
         return self._rows_per_batch(n_samples)
-
-    def _check_architecture(self, layer_units):
-        expected = [c.shape[0] for c in self.coefs_] + [self.coefs_[-1].shape[1]]
-        if layer_units != expected:
-            raise ValueError(
-                "The network shape changed since the previous call: layer sizes "
-                f"{expected} were fitted, the data and hidden_layer_sizes now "
-                f"give {layer_units}. Refit with warm_start=False."
-            )
-
-    def _check_output_activation(self):
-        """A warm start keeps the output layer: it must suit the current loss."""
-        expected = LOSSES[self._loss_name()].output_activation
-        if self.out_activation_ != expected:
-            raise ValueError(
-                f"The fitted network has the output activation "
-                f"{self.out_activation_!r}, but loss={self._loss_name()!r} needs "
-                f"{expected!r}: the loss changed since the previous call. "
-                "Refit with warm_start=False (partial_fit cannot change the loss)."
-            )
-
-    def _divergence_hint(self, X, y):
-        """The likelier cause of a diverged fit: data far from unit scale, a
-        huge penalty, or the learning rate."""
-        largest = max(largest_magnitude(X), largest_magnitude(y))
-        if self.alpha > LARGE_ALPHA:
-            return (
-                f"The L2 penalty alpha={self.alpha} is so strong that its "
-                "steps overshoot: use a smaller alpha."
-            )
-        if largest > LARGE_INPUT:
-            return (
-                f"The data have values as large as {largest:.3g} (in "
-                f"{np.dtype(X.dtype).name}), which overflow in the network: "
-                "scale X (and y), e.g. with StandardScaler."
-            )
-        return (
-            f"The learning rate (learning_rate_init={self.learning_rate_init}) "
-            "is most likely too large, or the input data need scaling."
-        )
 
     def _snapshot(self):
         """A copy of the fitted state that training mutates in place."""
