@@ -56,7 +56,6 @@ MAX_TEST_LINES = 500
 KNOWN_LONG = {
     "_core/submatrix.py": "a second forward/backward pass beside network's",
     "compare/cli.py": "the whole argument parser of compare in one module",
-    "compare/run.py": "the comparison's splits, search and scoring together",
     "compare/report.py": "text, Markdown and plot rendering together",
 }
 

@@ -223,6 +223,7 @@ def test_temperature_scaling_is_calibrated_classifier_cv_on_the_inner_folds():
     from sklearn.preprocessing import LabelEncoder
 
     from skdrop.compare import run as _compare
+    from skdrop.compare import scores as _scores
     from skdrop.compare.data import load_bundled
 
     dataset = load_bundled("wine")
@@ -247,7 +248,7 @@ def test_temperature_scaling_is_calibrated_classifier_cv_on_the_inner_folds():
                 ensemble=False,
             ).fit(X_train, y_train)
             proba = reference.predict_proba(dataset.X[test])
-            expected = _compare._probability_scores(y[test], proba)
+            expected = _scores.probability_scores(y[test], proba)
             scores = result["outer"][value]
             for key in ("log_loss", "brier", "ece"):
                 assert scores["ts_" + key] == pytest.approx(expected[key], rel=1e-9)
@@ -262,7 +263,7 @@ def test_temperature_scaling_is_calibrated_classifier_cv_on_the_inner_folds():
 
 
 def test_temperature_scaled_softens_overconfident_probabilities():
-    from skdrop.compare.run import temperature_scaled
+    from skdrop.compare.scores import temperature_scaled
 
     rng = np.random.default_rng(0)
     y = rng.integers(0, 3, 600)

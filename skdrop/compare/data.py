@@ -71,6 +71,11 @@ class Dataset:
         return f"{self.name}: {', '.join(parts)}; {self.task}{reason}"
 
 
+def rows_of(X, rows):
+    """The rows ``rows`` of ``X``, a NumPy array or a pandas data frame."""
+    return X.iloc[rows] if hasattr(X, "iloc") else X[rows]
+
+
 def make_preprocessor(dataset):
     """A fresh, unfitted transformer of the dataset's feature columns.
 

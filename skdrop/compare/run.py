@@ -25,11 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from joblib import Parallel, delayed
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.calibration import CalibratedClassifierCV
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.frozen import FrozenEstimator
-from sklearn.metrics import log_loss, mean_squared_error, r2_score
 from sklearn.model_selection import (
     KFold,
     RepeatedKFold,
@@ -43,13 +39,8 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 from .. import DropoutMLPClassifier, DropoutMLPRegressor
 from ..pipeline import pipeline_predict_samples
-from .data import make_preprocessor
-from .stats import (
-    brier_score,
-    expected_calibration_error,
-    gaussian_log_likelihood,
-    interval_coverage,
-)
+from .data import make_preprocessor, rows_of
+from .scores import calibrated_scores, scores_on_test_fold, tuning_loss
 
 # (key, label, direction): +1 higher is better, -1 lower is better, 0 neither
 # (coverage should be near 95 %). The first metric is the headline one.
@@ -238,7 +229,7 @@ def _outer_split(index, dataset, y, train, test, settings):
 
 
 def _evaluate_family(family, dataset, y, train, test, settings):
-    X_train, y_train = _rows(dataset.X, train), y[train]
+    X_train, y_train = rows_of(dataset.X, train), y[train]
     n_classes = int(y.max()) + 1 if settings.task == "classification" else 0
     calibrate = settings.task == "classification"
     # Temperature scaling needs the default's out-of-fold predictions too.
@@ -252,37 +243,37 @@ def _evaluate_family(family, dataset, y, train, test, settings):
     for fold, (fit_rows, val_rows) in enumerate(
         settings.inner_splits(X_train, y_train)
     ):
-        X_val, y_val = _rows(X_train, val_rows), y_train[val_rows]
+        X_val, y_val = rows_of(X_train, val_rows), y_train[val_rows]
         for g, value in enumerate(candidates):
             fitted, seconds = _fit(
                 family,
                 value,
                 dataset,
                 settings,
-                _rows(X_train, fit_rows),
+                rows_of(X_train, fit_rows),
                 y_train[fit_rows],
             )
             search_seconds += seconds if g < n_grid else 0.0
             reached.append(fitted.reached_max_iter)
             if value == "auto":
                 learned_rates.append(fitted.model[-1].dropout_rates_.tolist())
-            inner_scores[g, fold] = _tuning_loss(
+            inner_scores[g, fold] = tuning_loss(
                 fitted, X_val, y_val, settings.task, n_classes
             )
             if calibrate:
                 inner_models[value].append((fitted, val_rows))
     inner_scores = inner_scores[:n_grid]
     chosen = family.grid[int(inner_scores.mean(axis=1).argmin())]
-    X_test, y_test = _rows(dataset.X, test), y[test]
+    X_test, y_test = rows_of(dataset.X, test), y[test]
     # Every candidate on the test fold only for the curves; the table needs
     # the default and the chosen value.
     values = family.values if settings.curves else {family.default, chosen}
     outer = {}
     for value in values:
         fitted, seconds = _fit(family, value, dataset, settings, X_train, y_train)
-        scores = _test_scores(fitted, X_test, y_test, settings.task, n_classes)
+        scores = scores_on_test_fold(fitted, X_test, y_test, settings.task, n_classes)
         if calibrate and value in (family.default, chosen):
-            scores |= _calibrated_scores(
+            scores |= calibrated_scores(
                 fitted,
                 inner_models[value],
                 (X_train, y_train),
@@ -301,10 +292,6 @@ def _evaluate_family(family, dataset, y, train, test, settings):
         "search_seconds": search_seconds,
         "outer": outer,
     }
-
-
-def _rows(X, rows):
-    return X.iloc[rows] if hasattr(X, "iloc") else X[rows]
 
 
 class _Fitted:
@@ -405,157 +392,6 @@ def check_memory(dataset, settings):
     estimator._check_network_size(
         layer_units, np.float64, estimator._rows_per_step(dataset.n_rows)
     )
-
-
-def _tuning_loss(fitted, X, y, task, n_classes):
-    """Validation loss that picks a candidate (lower is better)."""
-    if task == "classification":
-        proba = fitted.proba(X, n_classes)
-        return log_loss(y, proba, labels=np.arange(n_classes))
-    return mean_squared_error(y, fitted.predict(X))
-
-
-def _test_scores(fitted, X, y, task, n_classes):
-    start = time.perf_counter()
-    if task == "classification":
-        proba = fitted.proba(X, n_classes)
-        seconds = time.perf_counter() - start
-        return {"predict_seconds": seconds, **_probability_scores(y, proba)}
-    prediction = fitted.predict(X)
-    scores = {
-        "predict_seconds": time.perf_counter() - start,
-        "r2": float(r2_score(y, prediction)),
-        "rmse": float(mean_squared_error(y, prediction) ** 0.5),
-    }
-    if hasattr(fitted.model[-1], "predict_samples"):
-        mean, std = fitted.predict(X, return_std=True)
-        scores["log_likelihood"] = gaussian_log_likelihood(y, mean, std)
-        scores["coverage_95"] = interval_coverage(y, mean, std)
-    return scores
-
-
-def _probability_scores(y, proba):
-    """Accuracy, log loss, Brier score and ECE of class probabilities."""
-    return {
-        "accuracy": float(np.mean(proba.argmax(axis=1) == y)),
-        "log_loss": float(log_loss(y, proba, labels=np.arange(proba.shape[1]))),
-        "brier": brier_score(y, proba),
-        "ece": expected_calibration_error(y, proba),
-    }
-
-
-def _calibrated_scores(fitted, inner, train, test, n_classes, seed):
-    """Scores after temperature scaling; for skdrop, of Monte Carlo averages too.
-
-    The temperature is fitted on out-of-fold probabilities of the outer
-    training set, those of the inner search's fits of the same value, and
-    applied to the outer model's probabilities on the test fold: what
-    ``CalibratedClassifierCV(model, method="temperature", cv=<inner folds>,
-    ensemble=False)`` computes, without refitting those models.
-
-    Parameters
-    ----------
-    fitted : _Fitted
-        The model fitted on the outer training set.
-    inner : list of (_Fitted, ndarray)
-        The inner fits of the same value and the training rows each predicts.
-    train, test : tuple of (X, y)
-        The outer training set and test fold.
-    n_classes : int
-        Number of classes of the whole data set.
-    seed : int
-        Seeds the Monte Carlo passes.
-
-    Returns
-    -------
-    scores : dict
-        Keys as in ``PROBABILITY_VARIANTS``: ``ts_*`` (log loss, Brier score,
-        ECE and the fitted temperature), and for skdrop ``mc_*`` (accuracy,
-        log loss, Brier score, ECE) and ``mc_ts_*``. Temperature scaling does
-        not change the most probable class, hence no ``ts_accuracy``.
-    """
-    (X_train, y_train), (X_test, y_test) = train, test
-    ways = {"": _Fitted.proba}
-    if hasattr(fitted.model[-1], "predict_samples"):
-        ways["mc_"] = lambda model, X, k: model.mc_proba(X, k, seed)
-    scores = {}
-    for prefix, proba_of in ways.items():
-        out_of_fold = np.zeros((len(y_train), n_classes))
-        for model, rows in inner:
-            out_of_fold[rows] = proba_of(model, _rows(X_train, rows), n_classes)
-        proba = proba_of(fitted, X_test, n_classes)
-        if prefix:
-            scores |= {
-                prefix + key: value
-                for key, value in _probability_scores(y_test, proba).items()
-            }
-        scaled, temperature = temperature_scaled(out_of_fold, y_train, proba)
-        scaled_scores = _probability_scores(y_test, scaled)
-        del scaled_scores["accuracy"]
-        scores |= {f"{prefix}ts_{key}": v for key, v in scaled_scores.items()}
-        scores[f"{prefix}ts_temperature"] = temperature
-    return scores
-
-
-class _GivenProbabilities(ClassifierMixin, BaseEstimator):
-    """A classifier whose input is its output: rows of class probabilities.
-
-    Lets scikit-learn's ``CalibratedClassifierCV`` fit a temperature to
-    probabilities computed elsewhere (out of fold, or averaged over Monte
-    Carlo passes).
-    """
-
-    def fit(self, X, y):
-        self.classes_ = np.arange(np.shape(X)[1])
-        return self
-
-    def predict_proba(self, X):
-        return np.asarray(X, dtype=float)
-
-    def predict(self, X):
-        return self.classes_[np.argmax(X, axis=1)]
-
-
-def temperature_scaled(calibration_proba, y, proba):
-    """Temperature scaling by ``CalibratedClassifierCV(method="temperature")``.
-
-    Parameters
-    ----------
-    calibration_proba : ndarray of shape (n_rows, n_classes)
-        Probabilities of rows the model did not train on, columns ordered by
-        class index.
-    y : ndarray of shape (n_rows,)
-        Their class indices.
-    proba : ndarray of shape (n_new, n_classes)
-        Probabilities to rescale.
-
-    Returns
-    -------
-    scaled : ndarray of shape (n_new, n_classes)
-        ``softmax(log(proba) / T)`` over the classes seen in ``y`` (the other
-        columns stay 0, as the model, which never saw them, gives them).
-    temperature : float
-        The fitted ``T``; above 1 the model was overconfident. 1 when ``y``
-        holds a single class.
-    """
-    seen = np.unique(y)
-    if len(seen) < 2:
-        return proba, 1.0
-
-    def renormalised(p):
-        p = p[:, seen]
-        return p / p.sum(axis=1, keepdims=True)
-
-    calibration_proba = renormalised(calibration_proba)
-    given = FrozenEstimator(_GivenProbabilities().fit(calibration_proba, y))
-    # The estimator is frozen: the folds only split the rows whose given
-    # probabilities are collected, and 2 folds accept any class counts.
-    calibrator = CalibratedClassifierCV(given, method="temperature", cv=KFold(2))
-    calibrator.fit(calibration_proba, np.searchsorted(seen, y))
-    scaled = np.zeros_like(proba, dtype=float)
-    scaled[:, seen] = calibrator.predict_proba(renormalised(proba))
-    (calibrated,) = calibrator.calibrated_classifiers_
-    return scaled, 1.0 / float(calibrated.calibrators[0].beta_)
 
 
 def progress_wanted(quiet):
