@@ -11,7 +11,8 @@ from support import usage_error
 
 import skdrop
 from skdrop.compare import run as _compare
-from skdrop.compare.cli import _grid, main
+from skdrop.compare.arguments import _grid
+from skdrop.compare.cli import main
 
 # The generated cases of a test share its capsys, which usage_error empties
 # (readouterr) for each case, so the function-scoped fixture is safe here.
