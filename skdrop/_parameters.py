@@ -2,7 +2,9 @@
 
 The constraints of ``solver`` and ``dropout_type`` come from the registries
 of the core (:data:`skdrop._core.optimizers.SOLVERS`, :data:`skdrop._core.noise.NOISE`),
-so a new optimiser or kind of dropout is accepted without an edit here; the
+so a new optimiser or kind of dropout is accepted without an edit here, and
+those of the optimisers' hyper-parameters from each optimiser's declaration
+(:func:`optimizer_constraints`); the
 regressor's ``loss`` reads :data:`skdrop._core.losses.LOSSES` at every
 validation (:class:`RegisteredOptions`).
 """
@@ -48,6 +50,48 @@ class RegisteredOptions(StrOptions):
         pass
 
 
+def optimizer_constraints(registry):
+    """The constraints of the optimisers' hyper-parameters, by estimator
+    parameter, from each optimiser's ``hyperparameters`` declaration.
+
+    Parameters
+    ----------
+    registry : dict
+        Optimiser name -> ``Optimizer`` subclass (``OPTIMIZERS``).
+
+    Returns
+    -------
+    constraints : dict
+        Estimator parameter -> list of scikit-learn constraints.
+
+    Raises
+    ------
+    TypeError
+        If two optimisers allow different values for the same estimator
+        parameter: one constructor parameter has one constraint.
+    """
+    allowed = {}
+    for cls in registry.values():
+        for declared in cls.hyperparameters.values():
+            name = declared.estimator_parameter
+            if allowed.setdefault(name, declared.allowed) != declared.allowed:
+                raise TypeError(
+                    f"Optimizer {cls.name!r} allows {declared.allowed!r} for "
+                    f"{name!r}, another optimizer {allowed[name]!r}."
+                )
+    return {name: [_constraint(values)] for name, values in allowed.items()}
+
+
+def _constraint(allowed):
+    """scikit-learn's constraint for a ``Hyperparameter.allowed``."""
+    if isinstance(allowed, tuple):
+        low, high, closed = allowed
+        return Interval(Real, low, high, closed=closed)
+    if isinstance(allowed, frozenset):
+        return StrOptions(set(allowed))
+    return allowed  # 'boolean'
+
+
 class ParametersMixin:
     """Parameter constraints and checks of ``BaseDropoutMLP``."""
 
@@ -58,30 +102,21 @@ class ParametersMixin:
         ],
         "activation": [StrOptions(set(HIDDEN_ACTIVATIONS))],
         "solver": [StrOptions(set(SOLVERS))],
-        # Finite upper bounds: scikit-learn's Interval with None accepts inf,
-        # which makes the loss NaN (alpha, learning_rate_init) or freezes
-        # the weights (epsilon).
+        # A finite upper bound: scikit-learn's Interval with None accepts
+        # inf, which makes the loss NaN.
         "alpha": [Interval(Real, 0, np.inf, closed="left")],
         "batch_size": [
             StrOptions({"auto"}),
             Interval(Integral, 1, None, closed="left"),
         ],
-        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
-        "learning_rate_init": [Interval(Real, 0, np.inf, closed="neither")],
-        "power_t": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "shuffle": ["boolean"],
         "random_state": ["random_state"],
         "tol": [Interval(Real, 0, None, closed="left")],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
-        "momentum": [Interval(Real, 0, 1, closed="both")],
-        "nesterovs_momentum": ["boolean"],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
-        "beta_1": [Interval(Real, 0, 1, closed="left")],
-        "beta_2": [Interval(Real, 0, 1, closed="left")],
-        "epsilon": [Interval(Real, 0, np.inf, closed="neither")],
         "n_iter_no_change": [
             Interval(Integral, 1, None, closed="left"),
             Options(Real, {np.inf}),
@@ -103,6 +138,9 @@ class ParametersMixin:
             Interval(Integral, 1, None, closed="left"),
             StrOptions({"batch"}),
         ],
+        # learning_rate_init, momentum, beta_1, ...: as the optimisers
+        # declare them.
+        **optimizer_constraints(OPTIMIZERS),
     }
 
     # -- parameters that need more than _parameter_constraints ------------

@@ -108,9 +108,10 @@ def _check_scalar(cls, name, value):
     if not (above and below):
         left = "[" if closed in ("left", "both") else "("
         right = "]" if closed in ("right", "both") else ")"
+        # Bounds as floats: a declared (0, 1) reads [0.0, 1.0] in the message.
         raise ValueError(
             f"The {cls.name!r} optimizer state's {name!r} must be in "
-            f"{left}{low}, {high}{right}, got {value!r}."
+            f"{left}{float(low)}, {float(high)}{right}, got {value!r}."
         )
 
 

@@ -26,6 +26,7 @@ import math
 import numpy as np
 
 from .blocks import UPDATE_BLOCK, add_scaled, block_bounds
+from .hyperparameters import Hyperparameter, derived
 from .optimizer_state import restored_optimizer
 
 # name -> Optimizer subclass; every subclass with a ``name`` registers itself.
@@ -36,8 +37,10 @@ class Optimizer:
     """A stochastic optimiser (base class).
 
     A subclass sets ``name`` (its ``solver``), ``state_arrays`` (the names
-    of its per-parameter arrays) and ``estimator_parameters`` (estimator
-    parameter -> constructor argument), and implements
+    of its per-parameter arrays), ``hyperparameters`` (constructor argument
+    -> :class:`~skdrop._core.hyperparameters.Hyperparameter`, declared once:
+    the estimator parameter that sets it and its allowed values) and
+    ``state_ranges`` (the other saved scalars), and implements
     :meth:`_update_block`. The base class owns the block loop, the L2
     penalty, the state as a plain dict and the stopping decision.
 
@@ -51,20 +54,30 @@ class Optimizer:
 
     name = None
     state_arrays = ()
-    estimator_parameters = {"learning_rate_init": "learning_rate_init"}
-    # Ranges of the scalars of a saved state: name -> (low, high, closed),
-    # closed as in scikit-learn's Interval ('left', 'right', 'both', 'neither').
-    scalar_ranges = {
-        "learning_rate_init": (0.0, math.inf, "neither"),
-        "learning_rate": (0.0, math.inf, "left"),
+    # Argument -> Hyperparameter: the estimator parameter that sets it and
+    # what it allows. Finite upper bounds where infinity would make the loss
+    # NaN (learning_rate_init) or freeze the weights (epsilon).
+    hyperparameters = {
+        "learning_rate_init": Hyperparameter(
+            "learning_rate_init", (0, math.inf, "neither")
+        ),
     }
-    # Allowed values of the strings of a saved state.
-    string_options = {}
+    # Ranges of the other scalars of a saved state, which no estimator
+    # parameter sets: name -> (low, high, closed).
+    state_ranges = {"learning_rate": (0.0, math.inf, "left")}
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        cls._derive_from_declarations()
         if cls.name is not None:
             OPTIMIZERS[cls.name] = cls
+
+    @classmethod
+    def _derive_from_declarations(cls):
+        """What ``from_parameters`` and the saved-state checks read."""
+        cls.estimator_parameters, cls.scalar_ranges, cls.string_options = derived(
+            cls.hyperparameters, cls.state_ranges
+        )
 
     def __init__(self, n_params, dtype, learning_rate_init):
         self.learning_rate_init = learning_rate_init
@@ -200,18 +213,15 @@ class SGD(Optimizer):
 
     name = "sgd"
     state_arrays = ("velocity",)
-    scalar_ranges = {
-        **Optimizer.scalar_ranges,
-        "momentum": (0.0, 1.0, "both"),
-        "power_t": (0.0, math.inf, "left"),
-    }
-    string_options = {"lr_schedule": {"constant", "invscaling", "adaptive"}}
-    estimator_parameters = {
-        "learning_rate_init": "learning_rate_init",
-        "learning_rate": "lr_schedule",
-        "momentum": "momentum",
-        "nesterovs_momentum": "nesterov",
-        "power_t": "power_t",
+    hyperparameters = {
+        **Optimizer.hyperparameters,
+        "lr_schedule": Hyperparameter(
+            "learning_rate", frozenset({"constant", "invscaling", "adaptive"})
+        ),
+        "momentum": Hyperparameter("momentum", (0, 1, "both")),
+        "nesterov": Hyperparameter("nesterovs_momentum", "boolean"),
+        # No upper bound, as scikit-learn's: a huge power_t sets the rate to 0.
+        "power_t": Hyperparameter("power_t", (0, None, "left")),
     }
 
     def __init__(
@@ -308,20 +318,17 @@ class Adam(Optimizer):
 
     name = "adam"
     state_arrays = ("first_moment", "second_moment")
-    scalar_ranges = {
-        **Optimizer.scalar_ranges,
-        "beta_1": (0.0, 1.0, "left"),
-        "beta_2": (0.0, 1.0, "left"),
-        "epsilon": (0.0, math.inf, "neither"),
+    hyperparameters = {
+        **Optimizer.hyperparameters,
+        "beta_1": Hyperparameter("beta_1", (0, 1, "left")),
+        "beta_2": Hyperparameter("beta_2", (0, 1, "left")),
+        "epsilon": Hyperparameter("epsilon", (0, math.inf, "neither")),
+    }
+    state_ranges = {
+        **Optimizer.state_ranges,
         "t": (0.0, math.inf, "left"),
         "first_moment_scale": (0.0, 1.0, "right"),
         "second_moment_scale": (0.0, 1.0, "right"),
-    }
-    estimator_parameters = {
-        "learning_rate_init": "learning_rate_init",
-        "beta_1": "beta_1",
-        "beta_2": "beta_2",
-        "epsilon": "epsilon",
     }
 
     def __init__(
