@@ -268,10 +268,13 @@ class BaseDropoutMLP(
             check_continued_network(self, layer_units, self._loss_name())
 
         rng = self._training_generator(reset)
-        if reset:
-            self._initialize(layer_units, X.dtype, rng)
-        network = Network(layer_units, self.activation, self.out_activation_, X.dtype)
-        network.load(self.coefs_, self.intercepts_)
+        if reset:  # one network per fit: drawn afresh, or loaded from coefs_
+            network = self._initialize(layer_units, X.dtype, rng)
+        else:
+            network = Network(
+                layer_units, self.activation, self.out_activation_, X.dtype
+            )
+            network.load(self.coefs_, self.intercepts_)
         network.set_dropout(rates, self.dropout_type, self.dropout_group_size)
         if not reset:
             self._restore_learned_rates(network)
@@ -353,6 +356,7 @@ class BaseDropoutMLP(
         if self.solver in OPTIMIZERS:
             self._reset_records()
         self._optimizer = None
+        return network
 
     def _fit_lbfgs(self, network, penalty, X, y, sample_weight):
         # scikit-learn's pinned SciPy takes no ``iprint``: verbose L-BFGS
