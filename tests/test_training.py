@@ -118,8 +118,9 @@ def test_lbfgs_fits_and_leaves_its_solution_in_the_network():
     network = _network()
     penalty = L2Penalty(1e-4, network.n_coef_params)
     start = network.forward(X).copy()
+    # 50 iterations bring the error to about 1e-4 of the start's.
     result = minimize_lbfgs(
-        network, X, y, None, "squared_error", penalty, {"maxiter": 200}
+        network, X, y, None, "squared_error", penalty, {"maxiter": 50}
     )
     np.testing.assert_array_equal(network.params, result.x)
     fitted = network.forward(X)
