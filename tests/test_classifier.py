@@ -71,10 +71,12 @@ def test_dropout_generalises_better_than_no_dropout_on_an_overfitting_problem():
         n_samples=600, n_features=40, n_informative=8, flip_y=0.1, random_state=0
     )
     X_train, X_test, y_train, y_test = X[:150], X[150:], y[:150], y[150:]
+    # Log losses 0.455 (no dropout) and 0.406 (dropout); (512,) and 200
+    # epochs gave 0.610 and 0.558 in twice the time.
     kwargs = dict(
-        hidden_layer_sizes=(512,),
+        hidden_layer_sizes=(256,),
         alpha=0.0,
-        max_iter=200,
+        max_iter=100,
         n_iter_no_change=np.inf,
         random_state=0,
     )
