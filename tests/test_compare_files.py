@@ -172,6 +172,16 @@ def test_a_write_that_fails_part_way_changes_no_report(tmp_path, capsys, monkeyp
 
 
 # -- interrupts ---------------------------------------------------------------
+@pytest.fixture
+def sigint_raises():
+    """Python's own SIGINT handler for the test: a process started in the
+    background by a non-interactive shell inherits SIGINT ignored, and Python
+    then never turns it into KeyboardInterrupt."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def _interrupt_after(monkeypatch, n_calls):
     """Send this process SIGINT from inside the n-th forward pass of a fit."""
     forward, calls = Network.forward, []
@@ -186,7 +196,7 @@ def _interrupt_after(monkeypatch, n_calls):
 
 
 def test_ctrl_c_inside_a_fit_stops_the_job_with_one_worker(
-    tmp_path, capsys, monkeypatch
+    tmp_path, capsys, monkeypatch, sigint_raises
 ):
     # The training loop catches KeyboardInterrupt and warns; the job used to
     # go on to the end, exit 0 and replace the report.
@@ -201,7 +211,9 @@ def test_ctrl_c_inside_a_fit_stops_the_job_with_one_worker(
     assert report.read_text() == OLD and leftovers(tmp_path) == []
 
 
-def test_a_users_own_fit_keeps_scikit_learns_interrupt_behaviour(monkeypatch):
+def test_a_users_own_fit_keeps_scikit_learns_interrupt_behaviour(
+    monkeypatch, sigint_raises
+):
     X = np.random.default_rng(0).standard_normal((40, 3))
     y = (X[:, 0] > 0).astype(int)
     _interrupt_after(monkeypatch, 3)
