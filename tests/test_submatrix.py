@@ -11,11 +11,11 @@ import itertools
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from dense_reference import dense_masked_step
 
 from skdrop._core.noise import draw_keep_mask
 from skdrop._core.submatrix import (
     SubmatrixStep,
-    dense_masked_step,
     group_bounds,
     parameter_views,
 )

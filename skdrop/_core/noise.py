@@ -45,6 +45,14 @@ def drop_threshold(rate):
     return min(round(rate * RATE_RESOLUTION), RATE_RESOLUTION - 1)
 
 
+def keep_scale(threshold):
+    """Inverted dropout's scale ``1 / (1 - p)`` of the rate a 16-bit
+    threshold realises: kept units are scaled by it, so that the expected
+    activation is that of the whole network. Per-row and grouped masks both
+    use it."""
+    return 1.0 / (1.0 - threshold / RATE_RESOLUTION)
+
+
 def mask_bits(threshold):
     """Random bits per mask element that realise ``threshold / 65536`` exactly:
     1 for one half, 8 for a multiple of 1/256, 16 otherwise."""
@@ -168,7 +176,7 @@ class Bernoulli(_QuantisedNoise):
         # there: no boolean mask and no conversion pass.
         mult = self._mult[:n_rows]
         draw_keep_mask(rng, self.threshold, mult)
-        mult *= 1.0 / (1.0 - self.rate)
+        mult *= keep_scale(self.threshold)
 
 
 class Gaussian(Noise):

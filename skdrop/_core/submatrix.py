@@ -11,7 +11,7 @@ FLOPs (Graham, Reizenstein and Robinson, 2015, arXiv 1502.02478).
 
 The step computes exactly what the dense masked step computes (per-row masks
 expanded from the group masks, dropped units multiplied by zero), see
-:func:`dense_masked_step`; it fills the *full* flat gradient, zero where a
+``tests/dense_reference.py``; it fills the *full* flat gradient, zero where a
 unit was dropped in every group, so that the optimiser applies the L2
 penalty, momentum and Adam's moments to every weight as ordinary dropout
 does.
@@ -55,7 +55,7 @@ import scipy.sparse as sp
 
 from .activations import DERIVATIVES, HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from .losses import LOSSES, output_delta
-from .noise import RATE_RESOLUTION, draw_keep_mask, drop_threshold
+from .noise import draw_keep_mask, drop_threshold, keep_scale
 
 try:  # compiled in-place accumulation of a CSR matrix into a dense array
     from scipy.sparse._sparsetools import csr_todense as _csr_add_into_dense
@@ -134,7 +134,7 @@ class SubmatrixStep:
         self.dtype = np.dtype(dtype)
         self.thresholds = [drop_threshold(rate) for rate in rates]
         # Python floats: they keep float32 arithmetic in float32.
-        self.scales = [1.0 / (1.0 - t / RATE_RESOLUTION) for t in self.thresholds]
+        self.scales = [keep_scale(t) for t in self.thresholds]
         self.group_size = group_size
         self.max_batch = max_batch
         self._allocate()
@@ -395,62 +395,3 @@ def matmul_transposed_a_into(A, delta, out):
         out[...] = A.T @ delta
     else:
         np.matmul(A.T, delta, out=out)
-
-
-def dense_masked_step(
-    params,
-    layer_units,
-    activation,
-    out_activation,
-    loss,
-    rates,
-    X,
-    y,
-    sample_weight,
-    masks,
-    group_size,
-):
-    """Reference: the same step computed densely, dropped units times zero.
-
-    Every row gets the mask of its group (``masks`` as returned by
-    :meth:`SubmatrixStep.draw_masks`), scaled by ``1 / (1 - p)`` with the
-    quantised rate. Allocates freely; for tests. Returns ``(loss, grad)``.
-    """
-    n_rows = X.shape[0]
-    coefs, intercepts = parameter_views(params, layer_units)
-    grad = np.zeros_like(params)
-    coef_grads, intercept_grads = parameter_views(grad, layer_units)
-    bounds = group_bounds(n_rows, group_size)
-    noise = []
-    for rate, mask, width in zip(rates, masks, layer_units[:-1], strict=True):
-        if mask is None:
-            noise.append(np.ones((n_rows, width), dtype=params.dtype))
-            continue
-        quantised = drop_threshold(rate) / RATE_RESOLUTION
-        sizes = [stop - start for start, stop in bounds]
-        per_row = np.repeat(mask, sizes, axis=0)
-        noise.append(per_row.astype(params.dtype) / (1.0 - quantised))
-    X = X.toarray() if sp.issparse(X) else X
-    hidden = HIDDEN_ACTIVATIONS[activation]
-    clean, noisy = [], []
-    A = X
-    for i, (W, b) in enumerate(zip(coefs, intercepts, strict=True)):
-        clean.append(A)
-        noisy.append(A * noise[i])
-        Z = noisy[-1] @ W + b
-        if i == len(coefs) - 1:
-            OUTPUT_ACTIVATIONS[out_activation](Z)
-        else:
-            hidden(Z)
-        A = Z
-    weights = np.ones(n_rows) if sample_weight is None else sample_weight
-    gradient = LOSSES[loss].output_gradient(A, y, np.empty_like(A))
-    delta = gradient * (weights / np.sum(weights))[:, np.newaxis]
-    for i in range(len(coefs) - 1, -1, -1):
-        coef_grads[i][...] = noisy[i].T @ delta
-        intercept_grads[i][...] = delta.sum(axis=0)
-        if i:
-            below = (delta @ coefs[i].T) * noise[i]
-            DERIVATIVES[activation](clean[i].copy(), below)
-            delta = below
-    return LOSSES[loss](y, A, sample_weight), grad
