@@ -179,13 +179,17 @@ CASES = {
     "loss per epoch": {"max_iter": 4},
     "early stopping": {"max_iter": 6, "early_stopping": True},
     # A huge tol makes every epoch a non-improvement: the stopping message.
-    "stall": {"max_iter": 50, "tol": 1e6, "n_iter_no_change": 2},
+    # Batches of 10 rows (12 steps an epoch): the patience of at least
+    # MIN_PATIENCE_STEPS steps is 42 epochs, not the 500 of whole-batch
+    # epochs, and both fits print a tenth of the lines.
+    "stall": {"max_iter": 50, "tol": 1e6, "n_iter_no_change": 2, "batch_size": 10},
     "adaptive sgd": {
         "solver": "sgd",
         "learning_rate": "adaptive",
         "max_iter": 12,
         "tol": 1e6,
         "n_iter_no_change": 2,
+        "batch_size": 10,
     },
 }
 
@@ -203,7 +207,8 @@ def test_verbose_lines_match_scikit_learn(ours, theirs, case, capsys, binary):
     reference = dict(params)
     if "n_iter_no_change" in params:
         # Under dropout, the patience is at least MIN_PATIENCE_STEPS steps.
-        steps_per_epoch = -(-len(y) // min(200, len(y)))
+        batch_size = min(params.get("batch_size", 200), len(y))
+        steps_per_epoch = -(-len(y) // batch_size)
         patience = max(2, -(-MIN_PATIENCE_STEPS // steps_per_epoch))
         reference["n_iter_no_change"] = patience
         reference["max_iter"] = params["max_iter"] = 3 * patience + 3
