@@ -5,8 +5,17 @@ from collections import Counter
 
 import numpy as np
 
-from .run import METRICS, PROBABILITY_VARIANTS, TIMES, TUNING_SCORE
-from .stats import corrected_interval
+from .calibration_report import _calibration_summary, _calibration_tables
+from .formatting import (
+    _grid,
+    _interval_dict,
+    _plus_minus,
+    _signed_interval,
+    _table,
+    _value,
+    _verdict,
+)
+from .run import METRICS, TIMES, TUNING_SCORE
 
 
 def build_report(dataset, settings, summary, ratio, seconds, version):
@@ -118,89 +127,6 @@ def summarise(results, ratio, settings):
     }
 
 
-# Scores of the probability variants, and their labels in the report.
-VARIANT_SCORES = (
-    ("accuracy", "accuracy"),
-    ("log_loss", "log loss"),
-    ("brier", "Brier score"),
-    ("ece", "ECE"),
-    ("temperature", "temperature"),
-)
-
-
-def _calibration_summary(results, ratio, settings):
-    """Temperature-scaled and Monte Carlo averaged probabilities: intervals,
-    and paired differences from scikit-learn's temperature-scaled MLP."""
-    models, differences = {}, []
-    for kind in ("defaults", "tuned"):
-        variants = {}
-        for family in settings.families:
-            rows = [
-                r[family.key]["outer"][
-                    family.default if kind == "defaults" else r[family.key]["chosen"]
-                ]
-                for r in results
-            ]
-            for prefix, label, families in PROBABILITY_VARIANTS:
-                if family.key not in families:
-                    continue
-                variants[family.key, prefix] = rows
-                models[f"{family.label} ({kind}), {label}"] = {
-                    key: _interval_dict([row[prefix + key] for row in rows], ratio)
-                    for key, _ in VARIANT_SCORES
-                    if prefix + key in rows[0]
-                } | {"family": family.key, "setting": kind, "variant": prefix}
-        reference = variants["sklearn", "ts_"]
-        for prefix in ("ts_", "mc_ts_"):
-            ours = variants["skdrop", prefix]
-            for key, label, direction in METRICS["classification"][1:]:
-                values = [
-                    a[prefix + key] - b["ts_" + key]
-                    for a, b in zip(ours, reference, strict=True)
-                ]
-                interval = _interval_dict(values, ratio)
-                differences.append(
-                    {
-                        "comparison": kind,
-                        "skdrop_probabilities": prefix,
-                        "metric": key,
-                        "label": label,
-                        **interval,
-                        "verdict": _verdict(interval, direction),
-                    }
-                )
-    return {
-        "models": models,
-        "differences": differences,
-        "verdict": _calibration_verdict(differences),
-    }
-
-
-def _calibration_verdict(differences):
-    """One line on the tuned models' log loss after temperature scaling."""
-    findings = []
-    for prefix, label in _VARIANT_NAMES.items():
-        (row,) = [
-            d
-            for d in differences
-            if d["comparison"] == "tuned"
-            and d["metric"] == "log_loss"
-            and d["skdrop_probabilities"] == prefix
-        ]
-        finding = {
-            "skdrop better": "better calibrated than",
-            "skdrop worse": "worse calibrated than",
-        }.get(row["verdict"], "no detectable difference from")
-        findings.append(
-            f"skdrop's {label} probabilities: {finding} scikit-learn's "
-            f"(log loss difference {_signed_interval(row)})"
-        )
-    return (
-        "Calibration verdict (both tuned, both temperature-scaled, log loss at "
-        "95 %): " + "; ".join(findings)
-    )
-
-
 def _candidate_curves(results, ratio, settings):
     """Test-fold headline score of every candidate value (for the plot)."""
     if not settings.curves:
@@ -222,24 +148,6 @@ def _candidate_curves(results, ratio, settings):
             ],
         }
     return curves
-
-
-def _interval_dict(values, ratio):
-    interval = corrected_interval(values, ratio)
-    return {
-        "mean": interval.mean,
-        "low": interval.low,
-        "high": interval.high,
-        "p_value": interval.p_value,
-        "per_split": [float(v) for v in values],
-    }
-
-
-def _verdict(interval, direction):
-    if direction == 0 or interval["low"] <= 0 <= interval["high"]:
-        return "no detectable difference at 95 %"
-    higher = interval["low"] > 0
-    return "skdrop better" if higher == (direction > 0) else "skdrop worse"
 
 
 def headline_verdict(summary, task):
@@ -387,91 +295,6 @@ def _tables(report):
         report["verdict"],
         *_calibration_tables(report),
     ]
-
-
-_VARIANT_NAMES = {"ts_": "plain", "mc_ts_": "Monte Carlo averaged"}
-
-
-def _calibration_tables(report):
-    """The temperature-scaled and Monte Carlo averaged scores, if any."""
-    calibration = report.get("calibration")
-    if not calibration:
-        return []
-    rows = []
-    for name, model in calibration["models"].items():
-        short = name.replace("sklearn ", "").replace("skdrop ", "")
-        cells = [
-            _plus_minus(model[key]) if key in model else "-"
-            for key, _ in VARIANT_SCORES
-        ]
-        rows.append([short, *cells])
-    differences = [
-        [
-            d["comparison"],
-            _VARIANT_NAMES[d["skdrop_probabilities"]],
-            d["label"],
-            _signed_interval(d),
-            f"{d['p_value']:.3f}",
-            d["verdict"],
-        ]
-        for d in calibration["differences"]
-    ]
-    return [
-        "",
-        "After temperature scaling: scikit-learn's CalibratedClassifierCV("
-        "method='temperature') fitted on the out-of-fold probabilities of the "
-        "inner folds of each training set, applied to the test fold (temperature "
-        "above 1: the model was overconfident). Monte Carlo averaged: the mean "
-        "of 30 passes with dropout on.",
-        *_table(["", *(label for _, label in VARIANT_SCORES)], rows),
-        "",
-        "Paired differences after temperature scaling, skdrop - sklearn (both "
-        "temperature-scaled), on the same test folds:",
-        *_table(
-            [
-                "setting",
-                "skdrop probabilities",
-                "metric",
-                "difference [95 % CI]",
-                "p",
-                "verdict",
-            ],
-            differences,
-        ),
-        "",
-        calibration["verdict"],
-    ]
-
-
-def _table(header, rows):
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-
-    def line(cells):
-        padded = (str(c).ljust(w) for c, w in zip(cells, widths, strict=True))
-        return "| " + " | ".join(padded) + " |"
-
-    return [line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [
-        line(r) for r in rows
-    ]
-
-
-def _value(value):
-    """A candidate value: a number, or ``'auto'`` for learned rates."""
-    return value if isinstance(value, str) else f"{value:g}"
-
-
-def _grid(values):
-    return "{" + ", ".join(_value(v) for v in values) + "}"
-
-
-def _plus_minus(interval):
-    half = interval["high"] - interval["mean"]
-    digits = 3 if abs(interval["mean"]) < 100 else 1
-    return f"{interval['mean']:.{digits}f} ± {half:.{digits}f}"
-
-
-def _signed_interval(interval):
-    return f"{interval['mean']:+.4f} [{interval['low']:+.4f}, {interval['high']:+.4f}]"
 
 
 def _chosen(model):
