@@ -51,12 +51,35 @@ def _result(returncode, stdout, stderr):
     return json.loads(stdout.strip().splitlines()[-1])
 
 
+def _start_when_collected():
+    """Both runs, started when pytest imports this module.
+
+    Each process measures only its own memory (VmHWM), and most of each run
+    is importing dask and scikit-learn: started at collection, the two runs
+    overlap each other and the tests before this module on the second core
+    instead of holding up the suite when the fixture needs them. Runs no
+    test asked for (deselected, --collect-only) are killed at exit.
+    """
+    import atexit
+
+    processes = {mode: _start(mode) for mode in ("incremental", "in-memory")}
+
+    def kill_unused():
+        for process in processes.values():
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+
+    atexit.register(kill_unused)
+    return processes
+
+
+PROCESSES = _start_when_collected()
+
+
 @pytest.fixture(scope="module")
 def runs():
-    # Both processes at once: each measures only its own memory (VmHWM), and
-    # most of each run is importing dask and scikit-learn, so running them
-    # side by side halves the wait on two cores.
-    processes = {mode: _start(mode) for mode in ("incremental", "in-memory")}
+    processes = PROCESSES
     outputs = {mode: process.communicate() for mode, process in processes.items()}
     return {
         mode: _result(processes[mode].returncode, *output)
