@@ -40,10 +40,11 @@ STOCHASTIC_PATH_XFAILS = dict.fromkeys(
 # max_iter=50, as for the 'auto' regressor (scikit-learn's own checks give
 # its MLPs 100): with max_iter='auto' under dropout, the tiny data sets of the
 # checks would get 20,000 steps each, and 200 epochs made these checks and
-# the shared-mask ones take 27 s instead of 13 s for nothing they assert. At 50 epochs the scores keep their margins
-# (measured on the checks' data with random_state=0): check_classifiers_train
-# about 0.9 (0.895 at the lowest, with shared masks) against its 0.83,
-# check_regressors_train 0.69-0.83 against its 0.5.
+# the shared-mask ones take 27 s instead of 13 s for nothing they assert.
+# At 50 epochs the scores keep their margins (measured on the checks' data
+# with random_state=0): check_classifiers_train about 0.9 (0.895 at the
+# lowest, with shared masks) against its 0.83, check_regressors_train
+# 0.69-0.83 against its 0.5.
 # check_class_weight_classifiers sets its own max_iter. The lbfgs classifier
 # keeps its default: at 100 iterations one of its saturated-probability
 # failures below no longer shows.
