@@ -10,6 +10,7 @@ from skdrop._core.network import Network
 from skdrop._core.optimizers import SGD, Adam
 from skdrop._core.penalty import L2Penalty
 from skdrop._core.training import (
+    DropoutFreeLoss,
     EpochBatches,
     NoImprovementTracker,
     NonFiniteTrainingError,
@@ -171,3 +172,13 @@ def test_training_step_allocates_no_large_array(activation, kind, solver):
     step()  # the first step allocates the reused buffers
     activation_bytes = n_rows * width * np.dtype(dtype).itemsize
     assert _peak_bytes_of(step) < activation_bytes / 8
+
+
+@pytest.mark.parametrize(
+    ("n_rows", "expected"), [(100, 100), (1000, 250), (20_000, 2000)]
+)
+def test_dropout_free_loss_samples_a_quarter_of_the_rows_up_to_a_cap(n_rows, expected):
+    X = np.zeros((n_rows, 3))
+    y = np.zeros((n_rows, 1))
+    monitor = DropoutFreeLoss(X, y, None, "squared_error", L2Penalty(0.0, 3), 10)
+    assert monitor.X.shape[0] == expected
