@@ -60,7 +60,7 @@ default='relu'
         held out (``early_stopping=True`` or learned rates), else the
         training loss. Under dropout that loss is the one of the whole
         network (dropout off) on every fourth training row (all rows below
-        256), recorded in ``dropout_free_loss_curve_``: the loss of the
+        256, at most 2,000 rows spread over the data), recorded in ``dropout_free_loss_curve_``: the loss of the
         training steps carries the dropout noise.
     verbose : bool, default=False
         Whether to print the loss after every epoch, as scikit-learn does.
@@ -137,7 +137,8 @@ SHARED_ATTRIBUTES = dedent(
         Training loss after every epoch.
     dropout_free_loss_curve_ : list of float or None
         Loss of the whole network with dropout off after every epoch: on
-        every fourth training row (plus the L2 term of a batch), or on the
+        every fourth training row, at most 2,000 (plus the L2 term of a
+        batch), or on the
         held-out rows when there are some (without the L2 term). ``None``
         when no layer has dropout: ``loss_curve_`` is then that loss.
     validation_scores_ : list of float or None
