@@ -60,8 +60,9 @@ default='relu'
         held out (``early_stopping=True`` or learned rates), else the
         training loss. Under dropout that loss is the one of the whole
         network (dropout off) on every fourth training row (all rows below
-        256, at most 2,000 rows spread over the data), recorded in ``dropout_free_loss_curve_``: the loss of the
-        training steps carries the dropout noise.
+        256, at most 2,000 rows spread over the data), recorded in
+        ``dropout_free_loss_curve_``: the loss of the training steps carries
+        the dropout noise.
     verbose : bool, default=False
         Whether to print the loss after every epoch, as scikit-learn does.
     warm_start : bool, default=False
