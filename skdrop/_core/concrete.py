@@ -237,10 +237,10 @@ class RatePrior:
             self.mean_squared_residual += self.RESIDUAL_SMOOTHING * (
                 residual - self.mean_squared_residual
             )
-        noise = self.held_out_squared_residual
-        if noise is None:
-            noise = self.mean_squared_residual
-        scale = likelihood_scale(self.loss_name, noise)
+        noise_variance = self.held_out_squared_residual
+        if noise_variance is None:
+            noise_variance = self.mean_squared_residual
+        scale = likelihood_scale(self.loss_name, noise_variance)
         return sum(
             rate_regulariser(noise, network.coefs[layer], self.n_rows, scale)
             for layer, noise in network.learned_rate_layers
@@ -249,7 +249,8 @@ class RatePrior:
 
 def mean_squared_residual(y, output, sample_weight=None):
     """Mean over rows and outputs of the squared residual ``y - output``."""
-    per_row = np.einsum("ij,ij->i", y - output, y - output) / y.shape[1]
+    residual = y - output
+    per_row = np.einsum("ij,ij->i", residual, residual) / y.shape[1]
     return float(np.average(per_row, weights=sample_weight))
 
 

@@ -68,6 +68,7 @@ class Network:
         self.out_activation = out_activation
         self.dtype = np.dtype(dtype)
         self.dropouts = [None] * (self.n_layers - 1)
+        self.learned_rate_layers = []
         self.group_size = None
         self._rates = None
         self._grouped_step = None
@@ -143,6 +144,13 @@ class Network:
             self._noise_of(rate, kind, width)
             for rate, width in zip(rates, self.layer_units[:-1], strict=True)
         ]
+        # (layer, noise) of every layer whose rate is learned; read at every
+        # training step, so kept rather than searched for.
+        self.learned_rate_layers = [
+            (i, d)
+            for i, d in enumerate(self.dropouts)
+            if isinstance(d, RelaxedBernoulli)
+        ]
         self.group_size = group_size
         self._rates = [None if rate == "auto" else float(rate) for rate in rates]
         self._grouped_step = None
@@ -165,15 +173,6 @@ class Network:
             noise.bind(self.noise_params[k : k + 1], self.noise_grad[k : k + 1])
             if fresh:
                 noise.rate = INITIAL_RATE
-
-    @property
-    def learned_rate_layers(self):
-        """``(layer, noise)`` of every layer whose dropout rate is learned."""
-        return [
-            (i, d)
-            for i, d in enumerate(self.dropouts)
-            if isinstance(d, RelaxedBernoulli)
-        ]
 
     def load_learned_rates(self, rates):
         """Set the learned layers' rates (one per learned layer, in order)."""
