@@ -229,6 +229,10 @@ class ParametersMixin:
                 "hidden layers."
             )
 
+    def _learns_rates(self):
+        """Whether any dropout rate is ``'auto'`` (learned in ``fit``)."""
+        return _is_auto(self.dropout_rate) or _is_auto(self.input_dropout_rate)
+
     def _check_learned_rate_settings(self):
         """Learned rates train a relaxed Bernoulli mask per row: refuse the
         settings that need another mask."""

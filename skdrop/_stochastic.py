@@ -24,7 +24,6 @@ from ._core.training import (
     NonFiniteTrainingError,
     train_on_batch,
 )
-from ._parameters import _is_auto
 
 # scikit-learn's default number of epochs, which max_iter='auto' keeps
 # without dropout.
@@ -60,9 +59,8 @@ class StochasticFitMixin:
             return False
         if self.early_stopping:
             return True
-        learned = _is_auto(self.input_dropout_rate) or _is_auto(self.dropout_rate)
         n_held_out = math.ceil(self.validation_fraction * n_samples)
-        return learned and n_held_out >= MIN_LEARNED_HOLDOUT_ROWS
+        return self._learns_rates() and n_held_out >= MIN_LEARNED_HOLDOUT_ROWS
 
     def _reset_records(self, holds_out=False):
         """Empty records of the epoch loop, tracking the validation score
@@ -288,9 +286,9 @@ class StochasticFitMixin:
         n_samples,
         validation,
         best_params,
-        monitor=None,
-        patience=None,
-        rate_prior=None,
+        monitor,
+        patience,
+        rate_prior,
     ):
         """Record an epoch; return whether training should stop.
 
@@ -340,9 +338,7 @@ class StochasticFitMixin:
             what = "Validation score"
         self._no_improvement_count = tracker.count
         optimizer.iteration_ends(self.t_)
-        if patience is None:
-            patience = self.n_iter_no_change
-        elif network.has_dropout and validation is not None:
+        if network.has_dropout and validation is not None:
             # Held-out rows guard against overfitting, and a descent still
             # improving them after many epochs may improve them again: wait
             # at least a share of the epochs run so far.
