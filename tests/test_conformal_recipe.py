@@ -113,7 +113,7 @@ def test_normalised_intervals_cover_the_sparse_region_better(fitted):
 
 
 @pytest.fixture
-def benchmark(monkeypatch):
+def conformal_script(monkeypatch):
     monkeypatch.syspath_prepend(str(BENCHMARKS))
     sys.modules.pop("conformal", None)
     import conformal
@@ -125,9 +125,11 @@ def benchmark(monkeypatch):
     sys.modules.pop("conformal", None)
 
 
-def test_benchmark_skips_with_a_message_without_the_data(benchmark, tmp_path, capsys):
+def test_benchmark_skips_with_a_message_without_the_data(
+    conformal_script, tmp_path, capsys
+):
     output = tmp_path / "report.md"
-    code = benchmark.main(
+    code = conformal_script.main(
         ["--data-dir", str(tmp_path / "absent"), "--output", str(output)]
     )
     assert code == 0
@@ -135,13 +137,15 @@ def test_benchmark_skips_with_a_message_without_the_data(benchmark, tmp_path, ca
     assert not output.exists()
 
 
-def test_benchmark_default_data_dir_is_shared_uci_beside_the_repository(benchmark):
+def test_benchmark_default_data_dir_is_shared_uci_beside_the_repository(
+    conformal_script,
+):
     root = BENCHMARKS.parent
     expected = root.parent / "shared" / "uci"
-    assert expected == benchmark.DEFAULT_DATA_DIR
+    assert expected == conformal_script.DEFAULT_DATA_DIR
 
 
-def test_benchmark_reports_each_data_set_found(benchmark, tmp_path):
+def test_benchmark_reports_each_data_set_found(conformal_script, tmp_path):
     """Two splits of a synthetic 'yacht.npz' in the UCI layout; the other
     data sets are missing and listed as skipped."""
     rng = np.random.default_rng(0)
@@ -158,7 +162,7 @@ def test_benchmark_reports_each_data_set_found(benchmark, tmp_path):
     output = tmp_path / "report.md"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        benchmark.main(["--data-dir", str(tmp_path), "--output", str(output)])
+        conformal_script.main(["--data-dir", str(tmp_path), "--output", str(output)])
     report = output.read_text()
     assert "| Yacht | 2 |" in report
     assert "Missing data files (skipped): bostonHousing.npz" in report
