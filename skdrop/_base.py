@@ -18,12 +18,11 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils.optimize import _check_optimize_result
-from sklearn.utils.validation import _num_samples
+from sklearn.utils.validation import _num_samples, check_is_fitted, column_or_1d
 
 from ._callbacks import CALLBACK_ATTRIBUTES, CallbackSupportMixin, FitProgress
 from ._core.losses import LOSSES
 from ._core.network import Network
-from ._core.optimizers import OPTIMIZERS
 from ._core.penalty import L2Penalty
 from ._core.threads import blas_thread_limit, limited_blas_threads
 from ._core.training import (
@@ -38,6 +37,7 @@ from ._stochastic import DEFAULT_MAX_ITER, StochasticFitMixin
 from ._validation import (
     normalized_sample_weight,
     penalty_on_normalized_weights,
+    validate_numeric_data,
 )
 
 # Type hints of the public methods: what scikit-learn's validation accepts.
@@ -50,7 +50,7 @@ DEFAULT_MC_SAMPLES = 30
 
 def stochastic_solver(estimator):
     """``available_if`` check of ``partial_fit``: only for optimisers."""
-    if estimator.solver not in OPTIMIZERS:
+    if not estimator._solver_is_stochastic():
         raise AttributeError(
             "partial_fit is only available for stochastic optimizers. "
             f"{estimator.solver} is not stochastic."
@@ -69,73 +69,42 @@ class BaseDropoutMLP(
 ):
     """Base class for the dropout MLP estimators; do not use it directly."""
 
-    @abstractmethod
-    def __init__(
-        self,
-        hidden_layer_sizes,
-        activation,
-        solver,
-        alpha,
-        batch_size,
-        learning_rate,
-        learning_rate_init,
-        power_t,
-        max_iter,
-        loss,
-        shuffle,
-        random_state,
-        tol,
-        verbose,
-        warm_start,
-        momentum,
-        nesterovs_momentum,
-        early_stopping,
-        validation_fraction,
-        beta_1,
-        beta_2,
-        epsilon,
-        n_iter_no_change,
-        max_fun,
-        dropout_rate,
-        input_dropout_rate,
-        dropout_type,
-        max_norm,
-        dropout_group_size,
-    ):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_init = learning_rate_init
-        self.power_t = power_t
-        self.max_iter = max_iter
-        self.loss = loss
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.tol = tol
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.n_iter_no_change = n_iter_no_change
-        self.max_fun = max_fun
-        self.dropout_rate = dropout_rate
-        self.input_dropout_rate = input_dropout_rate
-        self.dropout_type = dropout_type
-        self.max_norm = max_norm
-        self.dropout_group_size = dropout_group_size
+    def _store_parameters(self, arguments):
+        """Store every ``__init__`` argument unchanged, under its own name.
+
+        ``arguments`` is the ``locals()`` of the estimator's ``__init__``:
+        scikit-learn reads the parameters from that signature, which is
+        then the one list of them.
+        """
+        for name in self._get_param_names():
+            setattr(self, name, arguments[name])
+
+    # -- data -----------------------------------------------------------
+    def _validate_input(self, X, y, incremental, reset):
+        """Validate X and y; return X and the encoded targets."""
+        X, y = validate_numeric_data(
+            self,
+            X,
+            y,
+            accept_sparse=["csr", "csc"],
+            multi_output=True,
+            dtype=(np.float64, np.float32),
+            reset=reset,
+        )
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        return X, self._encode_targets(y, X.dtype, incremental)
+
+    def _prediction_input(self, X):
+        """X validated against the features of the fitted model."""
+        check_is_fitted(self)
+        return validate_numeric_data(self, X, accept_sparse=["csr", "csc"], reset=False)
 
     # -- hooks for the subclasses ---------------------------------------
     @abstractmethod
-    def _validate_input(self, X, y, incremental, reset):
-        """Validate X and y; return X and the encoded 2-D targets."""
+    def _encode_targets(self, y, dtype, incremental):
+        """Check the validated ``y``; return the targets training fits, as an
+        array of ``dtype``."""
 
     @abstractmethod
     def _loss_name(self):
@@ -232,7 +201,7 @@ class BaseDropoutMLP(
     def _max_epochs(self, X, incremental):
         """How many epochs this call may run, for the callbacks' task tree
         (an upper bound: the rows held out are not known yet)."""
-        if self.solver not in OPTIMIZERS:
+        if not self._solver_is_stochastic():
             return 0
         if incremental:
             return 1
@@ -287,7 +256,7 @@ class BaseDropoutMLP(
         threads = blas_thread_limit(layer_units, self._rows_per_step(X.shape[0]))
         try:
             with limited_blas_threads(threads):
-                if self.solver in OPTIMIZERS:
+                if self._solver_is_stochastic():
                     validation = self._fit_stochastic(
                         network,
                         penalty,
@@ -330,7 +299,7 @@ class BaseDropoutMLP(
 
     def _rows_per_step(self, n_samples):
         """Rows of one forward pass in training: a mini-batch, or all for L-BFGS."""
-        if self.solver not in OPTIMIZERS:
+        if not self._solver_is_stochastic():
             return n_samples
         return self._rows_per_batch(n_samples)
 
@@ -353,7 +322,7 @@ class BaseDropoutMLP(
         network = Network(layer_units, self.activation, self.out_activation_, dtype)
         network.initialize(rng)
         self.coefs_, self.intercepts_ = network.coefs, network.intercepts
-        if self.solver in OPTIMIZERS:
+        if self._solver_is_stochastic():
             self._reset_records()
         self._optimizer = None
         return network

@@ -13,7 +13,6 @@ from sklearn.utils.multiclass import (
     check_classification_targets,
     type_of_target,
 )
-from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ._base import (
     BaseDropoutMLP,
@@ -29,7 +28,6 @@ from ._validation import (
     checked_labels,
     indicator_columns,
     target_type,
-    validate_numeric_data,
 )
 
 
@@ -88,6 +86,10 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
     True
     """
 
+    # Not a parameter: the loss follows from the targets (``_loss_name``).
+    # It is kept readable as ``loss``, as on scikit-learn's MLPClassifier.
+    loss = "log_loss"
+
     def __init__(
         self,
         hidden_layer_sizes=(100,),
@@ -121,38 +123,7 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
         dropout_group_size=None,
         class_weight=None,
     ):
-        super().__init__(
-            hidden_layer_sizes=hidden_layer_sizes,
-            activation=activation,
-            solver=solver,
-            alpha=alpha,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            learning_rate_init=learning_rate_init,
-            power_t=power_t,
-            max_iter=max_iter,
-            loss="log_loss",
-            shuffle=shuffle,
-            random_state=random_state,
-            tol=tol,
-            verbose=verbose,
-            warm_start=warm_start,
-            momentum=momentum,
-            nesterovs_momentum=nesterovs_momentum,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            beta_1=beta_1,
-            beta_2=beta_2,
-            epsilon=epsilon,
-            n_iter_no_change=n_iter_no_change,
-            max_fun=max_fun,
-            dropout_rate=dropout_rate,
-            input_dropout_rate=input_dropout_rate,
-            dropout_type=dropout_type,
-            max_norm=max_norm,
-            dropout_group_size=dropout_group_size,
-        )
-        self.class_weight = class_weight
+        self._store_parameters(locals())
 
     _parameter_constraints: dict = {
         **BaseDropoutMLP._parameter_constraints,
@@ -160,22 +131,12 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
     }
 
     # -- data -----------------------------------------------------------
-    def _validate_input(self, X, y, incremental, reset):
-        X, y = validate_numeric_data(
-            self,
-            X,
-            y,
-            accept_sparse=["csr", "csc"],
-            multi_output=True,
-            dtype=(np.float64, np.float32),
-            reset=reset,
-        )
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = column_or_1d(y, warn=True)
+    def _encode_targets(self, y, dtype, incremental):
+        """The labels as indicator columns (one for two classes)."""
         y = checked_labels(y)
         check_classification_targets(y)
         self._update_classes(y, incremental)
-        return X, self._label_binarizer.transform(y).astype(X.dtype)
+        return self._label_binarizer.transform(y).astype(dtype)
 
     def _update_classes(self, y, incremental):
         """Learn the classes, or check y against those already learnt."""
@@ -277,8 +238,7 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
         y : ndarray of shape (n_samples,) or (n_samples, n_labels)
             The predicted classes.
         """
-        check_is_fitted(self)
-        X = validate_numeric_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+        X = self._prediction_input(X)
         return self._labels_from(self._forward(X))
 
     def predict_proba(self, X: MatrixLike) -> np.ndarray:
@@ -294,8 +254,7 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
         proba : ndarray of shape (n_samples, n_classes)
             Probabilities, columns ordered as ``classes_``.
         """
-        check_is_fitted(self)
-        X = validate_numeric_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+        X = self._prediction_input(X)
         if self._single_class():
             return np.ones((X.shape[0], 1), dtype=self.coefs_[0].dtype)
         if self._is_binary():
@@ -325,8 +284,7 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
         log_proba : ndarray of shape (n_samples, n_classes)
             Log-probabilities, columns ordered as ``classes_``.
         """
-        check_is_fitted(self)
-        X = validate_numeric_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+        X = self._prediction_input(X)
         if self._single_class():
             return np.zeros((X.shape[0], 1), dtype=self.coefs_[0].dtype)
         network = self._prediction_network(self.coefs_[0].dtype)
@@ -364,8 +322,7 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
         proba_samples : ndarray of shape (n_samples, n_rows, n_classes)
             Probabilities of every pass.
         """
-        check_is_fitted(self)
-        X = validate_numeric_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+        X = self._prediction_input(X)
         if self._single_class():
             self._check_n_samples(n_samples)
             return np.ones((n_samples, X.shape[0], 1), dtype=self.coefs_[0].dtype)

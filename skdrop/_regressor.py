@@ -8,7 +8,6 @@ from sklearn.base import RegressorMixin, _fit_context
 from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ._base import (
     DEFAULT_MC_SAMPLES,
@@ -22,7 +21,7 @@ from ._core.montecarlo import predictive_mean_std
 from ._docstrings import fill_shared_sections
 from ._noise_variance import NoiseVarianceMixin
 from ._parameters import RegisteredOptions
-from ._validation import numeric_targets, validate_numeric_data
+from ._validation import numeric_targets
 
 
 def coefficient_of_determination(y, prediction, sample_weight=None):
@@ -147,37 +146,7 @@ class DropoutMLPRegressor(NoiseVarianceMixin, RegressorMixin, BaseDropoutMLP):
         max_norm=None,
         dropout_group_size=None,
     ):
-        super().__init__(
-            hidden_layer_sizes=hidden_layer_sizes,
-            activation=activation,
-            solver=solver,
-            alpha=alpha,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            learning_rate_init=learning_rate_init,
-            power_t=power_t,
-            max_iter=max_iter,
-            loss=loss,
-            shuffle=shuffle,
-            random_state=random_state,
-            tol=tol,
-            verbose=verbose,
-            warm_start=warm_start,
-            momentum=momentum,
-            nesterovs_momentum=nesterovs_momentum,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            beta_1=beta_1,
-            beta_2=beta_2,
-            epsilon=epsilon,
-            n_iter_no_change=n_iter_no_change,
-            max_fun=max_fun,
-            dropout_rate=dropout_rate,
-            input_dropout_rate=input_dropout_rate,
-            dropout_type=dropout_type,
-            max_norm=max_norm,
-            dropout_group_size=dropout_group_size,
-        )
+        self._store_parameters(locals())
 
     _parameter_constraints: dict = {
         **BaseDropoutMLP._parameter_constraints,
@@ -185,21 +154,11 @@ class DropoutMLPRegressor(NoiseVarianceMixin, RegressorMixin, BaseDropoutMLP):
     }
 
     # -- data -----------------------------------------------------------
-    def _validate_input(self, X, y, incremental, reset):
-        X, y = validate_numeric_data(
-            self,
-            X,
-            y,
-            accept_sparse=["csr", "csc"],
-            multi_output=True,
-            dtype=(np.float64, np.float32),
-            reset=reset,
-        )
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = column_or_1d(y, warn=True)
-        y = numeric_targets(y, X.dtype)
+    def _encode_targets(self, y, dtype, incremental):
+        """The targets as floats of ``dtype``, in the loss's domain."""
+        y = numeric_targets(y, dtype)
         LOSSES[self.loss].check_targets(y)
-        return X, y
+        return y
 
     def _loss_name(self):
         return self.loss
@@ -267,8 +226,7 @@ class DropoutMLPRegressor(NoiseVarianceMixin, RegressorMixin, BaseDropoutMLP):
         y_std : ndarray of the same shape
             Predictive standard deviation; only with ``return_std=True``.
         """
-        check_is_fitted(self)
-        X = validate_numeric_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+        X = self._prediction_input(X)
         if not isinstance(return_std, bool | np.bool_):
             raise InvalidParameterError(
                 "The 'return_std' parameter of predict must be a bool. Got "
@@ -310,8 +268,7 @@ class DropoutMLPRegressor(NoiseVarianceMixin, RegressorMixin, BaseDropoutMLP):
                 (n_samples, n_rows, n_outputs)
             Predictions of every pass.
         """
-        check_is_fitted(self)
-        X = validate_numeric_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+        X = self._prediction_input(X)
         return self._squeeze(self._monte_carlo_outputs(X, n_samples, random_state))
 
     def _squeeze(self, output):
