@@ -193,7 +193,7 @@ class ParametersMixin:
         return [_rate(self.input_dropout_rate)] + [_rate(r) for r in rates]
 
     def _check_max_norm(self):
-        if self.max_norm is not None and self.solver not in OPTIMIZERS:
+        if self.max_norm is not None and not self._solver_is_stochastic():
             raise ValueError(
                 f"max_norm={self.max_norm} cannot be used with "
                 f"solver={self.solver!r}: the bound is kept by rescaling the "
@@ -214,7 +214,7 @@ class ParametersMixin:
             return
         itemsize = np.dtype(dtype).itemsize
         n_params = sum((a + 1) * b for a, b in itertools.pairwise(layer_units))
-        if self.solver in OPTIMIZERS:
+        if self._solver_is_stochastic():
             per_param = itemsize * (2 + len(OPTIMIZERS[self.solver].state_arrays))
         else:
             per_param = 2 * itemsize + 25 * 8
@@ -228,6 +228,11 @@ class ParametersMixin:
                 f"{physical / 2**30:,.1f} GiB of this machine. Use smaller "
                 "hidden layers."
             )
+
+    def _solver_is_stochastic(self):
+        """Whether ``solver`` trains by epochs of mini-batches (an optimiser
+        of ``OPTIMIZERS``) rather than by L-BFGS on the whole data."""
+        return self.solver in OPTIMIZERS
 
     def _learns_rates(self):
         """Whether any dropout rate is ``'auto'`` (learned in ``fit``)."""
@@ -254,7 +259,7 @@ class ParametersMixin:
             )
 
     def _check_dropout_settings(self, rates):
-        if self.solver == "lbfgs" and any(rates):
+        if not self._solver_is_stochastic() and any(rates):
             raise ValueError(
                 "solver='lbfgs' cannot be used with dropout: dropout makes the "
                 "training objective stochastic, and L-BFGS needs a deterministic "
