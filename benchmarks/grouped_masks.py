@@ -51,9 +51,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))  # benchmark the working tree
 
 from skdrop import DropoutMLPClassifier  # noqa: E402
-from skdrop._core import submatrix as _submatrix  # noqa: E402
-from skdrop._core.activations import init_bound  # noqa: E402
-from skdrop._core.submatrix import SubmatrixStep, parameter_views  # noqa: E402
+from skdrop._core import network as _network  # noqa: E402
+from skdrop._core.network import Network  # noqa: E402
 
 N_FEATURES, N_CLASSES = 784, 10
 HIDDEN = (1024, 1024)
@@ -147,31 +146,21 @@ def fit_grouped(solver, group_size, seed, X, y):
 
 
 class ProfiledStep:
-    """A submatrix step of the benchmark's network with initialised
-    parameters and one batch, for profiling single steps."""
+    """The benchmark's network with grouped masks, initialised parameters
+    and one batch, for profiling single training steps."""
 
     def __init__(self, dtype, group_size):
         units = [N_FEATURES, *HIDDEN, N_CLASSES]
         self.rng = np.random.default_rng(0)
-        n_params = sum((a + 1) * b for a, b in itertools.pairwise(units))
-        self.params = np.empty(n_params, dtype=dtype)
-        self.grad = np.empty_like(self.params)
-        for W, b in zip(*parameter_views(self.params, units), strict=True):
-            bound = init_bound("relu", *W.shape)
-            W[...] = self.rng.uniform(-bound, bound, W.shape)
-            b[...] = self.rng.uniform(-bound, bound, b.shape)
+        self.network = Network(units, "relu", "softmax", dtype)
+        self.network.initialize(self.rng)
         rates = [0.0] + [RATE] * len(HIDDEN)
-        size = None if group_size == "batch" else group_size  # the step's None
-        self.step = SubmatrixStep(
-            units, "relu", "softmax", "log_loss", dtype, rates, size, BATCH
-        )
+        self.network.set_dropout(rates, group_size=group_size)
         self.X, y = make_rows(BATCH, dtype, 0, 4)
         self.Y = np.eye(N_CLASSES, dtype=dtype)[y]
 
     def run(self):
-        self.step.train_step_gradient(
-            self.params, self.grad, self.X, self.Y, None, self.rng
-        )
+        self.network.train_step_gradient(self.X, self.Y, None, "log_loss", self.rng)
 
 
 def fit_floor(seed, X):
@@ -262,7 +251,7 @@ def products_replay(dtype, group_size, n_steps=20):
     """
     step = ProfiledStep(dtype, group_size)
     recorded = []
-    originals = _submatrix.matmul_into, _submatrix.matmul_transposed_a_into
+    originals = _network._matmul_into, _network._matmul_transposed_a_into
 
     def recording(transposed_a):
         def record(A, B, out):
@@ -271,14 +260,14 @@ def products_replay(dtype, group_size, n_steps=20):
 
         return record
 
-    _submatrix.matmul_into, _submatrix.matmul_transposed_a_into = (
+    _network._matmul_into, _network._matmul_transposed_a_into = (
         recording(False),
         recording(True),
     )
     try:
         step.run()
     finally:
-        _submatrix.matmul_into, _submatrix.matmul_transposed_a_into = originals
+        _network._matmul_into, _network._matmul_transposed_a_into = originals
     rng = np.random.default_rng(0)
     operands = []
     for a_shape, b_shape, transposed_a, b_transposed in recorded:
@@ -305,7 +294,7 @@ def products_replay(dtype, group_size, n_steps=20):
 PROFILE_CATEGORIES = {
     "products": ("matmul_",),
     "gather": ("take", "_gather"),
-    "scatter": ("csr_todense", "_scatter_add", "'at' of", "'cumsum'"),
+    "scatter": ("csr_todense", "scatter_add", "'at' of", "'cumsum'"),
     "zero grad": ("'fill'",),
     "masks+indices": (
         "random_raw",
@@ -314,7 +303,7 @@ PROFILE_CATEGORIES = {
         "count_nonzero",
         "draw_",
         "_fill_keep_chunk",
-        "_kept_units",
+        "kept_units",
     ),
     "elementwise+bias": (
         "relu",

@@ -3,7 +3,7 @@
 :func:`dense_masked_step` computes a training step densely: every row gets
 its group's mask, scaled by ``1 / (1 - p)`` with the quantised rate, and
 dropped units are multiplied by zero. It allocates freely; the package's
-``SubmatrixStep`` must give the same loss and gradient.
+network's pass with ``GroupMasks`` must give the same loss and gradient.
 """
 
 import numpy as np
@@ -14,9 +14,10 @@ from skdrop._core.activations import (
     HIDDEN_ACTIVATIONS,
     OUTPUT_ACTIVATIONS,
 )
+from skdrop._core.layout import parameter_views
 from skdrop._core.losses import LOSSES
+from skdrop._core.masking import group_bounds
 from skdrop._core.noise import RATE_RESOLUTION, drop_threshold
-from skdrop._core.submatrix import group_bounds, parameter_views
 
 
 def dense_masked_step(
@@ -35,7 +36,7 @@ def dense_masked_step(
     """Reference: the same step computed densely, dropped units times zero.
 
     Every row gets the mask of its group (``masks`` as returned by
-    :meth:`SubmatrixStep.draw_masks`), scaled by ``1 / (1 - p)`` with the
+    :meth:`GroupMasks.draw`), scaled by ``1 / (1 - p)`` with the
     quantised rate. Allocates freely; for tests. Returns ``(loss, grad)``.
     """
     n_rows = X.shape[0]

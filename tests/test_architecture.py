@@ -34,6 +34,8 @@ CORE = {
     "montecarlo",
     "threads",
     "submatrix",
+    "masking",
+    "layout",
 }
 CORE_FOLDERS = {"_core", "core"}
 # The command line: ``python -m skdrop`` and the comparison behind it.

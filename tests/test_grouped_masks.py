@@ -1,8 +1,8 @@
 """``dropout_group_size`` at the estimator level: rows sharing dropout masks.
 
 The arithmetic of a step with shared masks is tested against its definition
-in ``test_submatrix.py``; here, that the estimators validate the parameter,
-train through the submatrix step whenever it is set, and keep every
+in ``test_masking.py``; here, that the estimators validate the parameter,
+train through grouped masks whenever it is set, and keep every
 semantics of ordinary dropout training with it.
 """
 
@@ -17,7 +17,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skdrop import DropoutMLPClassifier, DropoutMLPRegressor
-from skdrop._core.submatrix import SubmatrixStep
+from skdrop._core.masking import GroupMasks
 
 pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
 
@@ -34,15 +34,15 @@ def data():
 
 @pytest.fixture
 def grouped_steps(monkeypatch):
-    """Counts the training steps that go through the submatrix step."""
+    """Counts the training steps that draw grouped masks."""
     calls = []
-    original = SubmatrixStep.train_step_gradient
+    original = GroupMasks.draw
 
     def counting(self, *args):
         calls.append(self.group_size)
         return original(self, *args)
 
-    monkeypatch.setattr(SubmatrixStep, "train_step_gradient", counting)
+    monkeypatch.setattr(GroupMasks, "draw", counting)
     return calls
 
 
@@ -92,12 +92,12 @@ def test_lbfgs_with_dropout_is_still_refused(data):
 
 # -- the path taken ---------------------------------------------------------
 @pytest.mark.parametrize("group_size", GROUPS)
-def test_training_goes_through_the_submatrix_step(group_size, data, grouped_steps):
+def test_training_goes_through_grouped_masks(group_size, data, grouped_steps):
     X, y = data
     classifier(dropout_group_size=group_size, max_iter=2).fit(X, y)
     # 240 rows in batches of 64: 4 steps per epoch.
     assert len(grouped_steps) == 8
-    assert set(grouped_steps) == {None if group_size == "batch" else group_size}
+    assert set(grouped_steps) == {group_size}
 
 
 def test_per_row_masks_and_no_dropout_take_the_dense_path(data, grouped_steps):
@@ -281,7 +281,7 @@ def test_set_params_switches_between_per_row_and_grouped(data, grouped_steps):
     model = classifier(warm_start=True, dropout_group_size=None, max_iter=2).fit(X, y)
     assert grouped_steps == []
     model.set_params(dropout_group_size="batch").fit(X, y)
-    assert set(grouped_steps) == {None}
+    assert set(grouped_steps) == {"batch"}
 
 
 def test_early_stopping(data):
@@ -323,8 +323,9 @@ def test_pickled_model_predicts_the_same(data):
     X, y = data
     model = classifier().fit(X, y)
     blob = pickle.dumps(model)
-    # The submatrix step and its buffers belong to one fit: never pickled.
-    assert b"SubmatrixStep" not in blob
+    # The masks and their buffers belong to one fit: never pickled.
+    assert b"GroupMasks" not in blob
+    assert b"KeptSubmatrices" not in blob
     loaded = pickle.loads(blob)
     np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
     assert loaded.get_params() == model.get_params()

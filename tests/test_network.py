@@ -66,7 +66,7 @@ def _penalized_loss(network, loss, y, sw, alpha):
 def _penalized_gradient(network, X, y, sw, alpha, rng, loss="log_loss"):
     """The gradient training takes: the network's data term plus the penalty."""
     network.forward(X, rng)
-    weight_sum = network.backward(y, sw, rng is not None, loss)
+    weight_sum = network.backward(y, sw, loss)
     penalty = L2Penalty(alpha, network.n_coef_params)
     scratch = np.empty_like(network.params)
     penalty.add_gradient(
@@ -176,7 +176,7 @@ def test_float32_stays_float32(kind):
     y = _targets("log_loss", 10, 3, rng).astype(np.float32)
     assert network.forward(X, np.random.default_rng(0)).dtype == np.float32
     assert all(dropout.dtype == np.float32 for dropout in network.dropouts)
-    network.backward(y, None, True, "log_loss")
+    network.backward(y, None, "log_loss")
     assert network.grad.dtype == np.float32
 
 

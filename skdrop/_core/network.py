@@ -1,19 +1,15 @@
 """The multilayer perceptron itself: weights, forward and backward passes.
 
-This module knows nothing of estimators. A :class:`Network` owns
+This module knows nothing of estimators. A :class:`Network` owns its
+parameters (views of one flat vector, :mod:`skdrop._core.layout`, or the
+arrays it was given for prediction), buffers allocated for the largest batch
+and reused, so a training step allocates almost nothing, and optional
+dropout noise per layer (index 0 is the input layer).
 
-* its parameters, either one flat vector with every weight matrix and bias
-  vector a view into it (training: the optimiser updates the whole model in
-  a few BLAS calls) or the arrays it was given (prediction);
-* per-layer buffers for activations and gradients, allocated for the largest
-  batch and reused through row slices, so a training step allocates almost
-  nothing;
-* optional dropout noise per layer (index 0 is the input layer), with
-  either one mask per row or, when rows share masks in groups, training
-  steps on the kept submatrices only (:mod:`skdrop._core.submatrix`).
+One forward and one backward pass serve every way of dropping units: a
+masking strategy (:mod:`skdrop._core.masking`) says which weights a group
+of rows computes with and how the gradient flows through the noise.
 """
-
-import itertools
 
 import numpy as np
 import scipy.sparse as sp
@@ -21,14 +17,12 @@ import scipy.sparse as sp
 from .activations import DERIVATIVES, HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from .activations import init_bound as _init_bound
 from .concrete import INITIAL_RATE, RelaxedBernoulli
+from .layout import n_layer_params as _n_layer_params
+from .layout import n_weight_entries, parameter_views
 from .losses import LOSSES, output_delta
+from .masking import GroupMasks, RowMasks
 from .noise import NOISE
-from .submatrix import (
-    SubmatrixStep,
-    matmul_into,
-    matmul_transposed_a_into,
-    parameter_views,
-)
+from .submatrix import rows_of
 from .threads import blas_thread_limit, limited_blas_threads
 
 # Prediction works on row chunks whose widest activation takes about this
@@ -70,8 +64,10 @@ class Network:
         self.dropouts = [None] * (self.n_layers - 1)
         self.learned_rate_layers = []
         self.group_size = None
-        self._rates = None
-        self._grouped_step = None
+        # The masks of prediction (none), of Monte Carlo passes (one per
+        # row) and of training steps (one per row, or shared by groups).
+        self._no_masks = RowMasks(self.dropouts)
+        self._row_masks = self._training_masks = self._no_masks
         self._capacity = 0
         if coefs is None:
             self._allocate_params(0)
@@ -85,7 +81,7 @@ class Network:
         bias vectors, then ``n_noise_params`` parameters of the noise
         (learned dropout logits). Values already present are kept."""
         units = self.layer_units
-        n_layer_params = self._n_params()
+        n_layer_params = _n_layer_params(units)
         old = getattr(self, "params", None)
         self.params = np.zeros(n_layer_params + n_noise_params, dtype=self.dtype)
         if old is not None:
@@ -96,15 +92,10 @@ class Network:
         self.noise_params = self.params[n_layer_params:]
         self.noise_grad = self.grad[n_layer_params:]
 
-    def _n_params(self):
-        units = self.layer_units
-        return sum((a + 1) * b for a, b in itertools.pairwise(units))
-
     @property
     def n_coef_params(self):
         """Number of entries of the flat vector that are weights (not biases)."""
-        units = self.layer_units
-        return sum(a * b for a, b in itertools.pairwise(units))
+        return n_weight_entries(self.layer_units)
 
     def initialize(self, rng):
         """Draw weights and biases uniformly in ``[-bound, bound]``."""
@@ -128,18 +119,10 @@ class Network:
         masks; an int makes consecutive rows share them in groups of that
         many, and ``"batch"`` makes a whole batch share one. Training steps
         with shared masks compute with the kept submatrices only, which
-        needs noise that zeroes dropped units (Bernoulli). Forward passes
-        outside training (Monte Carlo prediction) keep one mask per row.
+        needs noise of fixed rates that zeroes dropped units (Bernoulli).
+        Forward passes outside training (Monte Carlo prediction) keep one
+        mask per row.
         """
-        learned = [rate == "auto" for rate in rates]
-        if group_size is not None and (
-            any(learned) or not NOISE[kind].zeroes_dropped_units
-        ):
-            raise ValueError(
-                f"Rows can share dropout masks only with noise of fixed rates "
-                f"that zeroes the dropped units; {kind!r} noise with rates "
-                f"{list(rates)} does not."
-            )
         self.dropouts = [
             self._noise_of(rate, kind, width)
             for rate, width in zip(rates, self.layer_units[:-1], strict=True)
@@ -152,9 +135,12 @@ class Network:
             if isinstance(d, RelaxedBernoulli)
         ]
         self.group_size = group_size
-        self._rates = [None if rate == "auto" else float(rate) for rate in rates]
-        self._grouped_step = None
-        self._capacity = 0
+        self._row_masks = RowMasks(self.dropouts)
+        self._training_masks = self._row_masks
+        if group_size is not None and self.has_dropout:
+            self._training_masks = GroupMasks(
+                self.layer_units, self.dropouts, group_size, self.dtype
+            )
         if self.params is not None:
             self._bind_learned_rates()
 
@@ -204,42 +190,41 @@ class Network:
 
     # -- buffers --------------------------------------------------------
     def _ensure_capacity(self, n_rows):
-        """Buffers of the forward pass for batches of up to ``n_rows`` rows."""
+        """Buffers of the passes for batches of up to ``n_rows`` rows, flat
+        so that a group of rows sees a C-contiguous block of any width."""
         if n_rows <= self._capacity:
             return
         widths = self.layer_units
         self._activations = [None] + [
-            np.empty((n_rows, w), dtype=self.dtype) for w in widths[1:]
+            np.empty(n_rows * w, dtype=self.dtype) for w in widths[1:-1]
         ]
-        # Noisy copies of the layers that have dropout: the clean activation
-        # stays available for the derivative of the activation function.
-        self._noisy = [
-            np.empty((n_rows, w), dtype=self.dtype) if d is not None else None
-            for d, w in zip(self.dropouts, widths[:-1], strict=True)
-        ]
+        self._output = np.empty((n_rows, widths[-1]), dtype=self.dtype)
         # Boolean scratch for the activations that need one (SELU), shared
-        # by all hidden layers: one flat buffer, reshaped per layer.
-        self._mask = np.empty(n_rows * max(widths[1:]), dtype=bool)
+        # by all hidden layers.
+        self._bool_scratch = np.empty(n_rows * max(widths[1:]), dtype=bool)
+        # Each layer's clean activation and the (noisy) input of each
+        # weight matrix in the last forward pass.
+        self._clean = [None] * (self.n_layers - 1)
         self._inputs = [None] * (self.n_layers - 1)
         # Gradient buffers are only needed for training: made by backward.
         self._deltas = None
-        self._input_deltas = None
         self._capacity = n_rows
 
     def _ensure_deltas(self):
         if self._deltas is None:
             self._deltas = [
-                np.empty((self._capacity, w), dtype=self.dtype)
+                np.empty(self._capacity * w, dtype=self.dtype)
                 for w in self.layer_units[1:]
             ]
 
-    def _mask_like(self, A):
+    def _bool_like(self, A):
         """A boolean scratch array of the shape of ``A`` (contents undefined)."""
-        return self._mask[: A.size].reshape(A.shape)
+        return self._bool_scratch[: A.size].reshape(A.shape)
 
     # -- passes ---------------------------------------------------------
     def forward(self, X, rng=None, output_activation=True):
-        """Output of the network for ``X``; with ``rng``, dropout is on.
+        """Output of the network for ``X``; with ``rng``, dropout is on, one
+        mask per row.
 
         With ``output_activation=False`` the output layer's pre-activation
         (the logits) is returned. The returned array is an internal buffer,
@@ -247,100 +232,34 @@ class Network:
         """
         n_rows = X.shape[0]
         self._ensure_capacity(n_rows)
-        hidden = HIDDEN_ACTIVATIONS[self.activation]
-        self._clean_input = X
-        A = self._noisy_input(X, rng)
-        last = self.n_layers - 2
-        for i in range(self.n_layers - 1):
-            self._inputs[i] = A
-            Z = self._activations[i + 1][:n_rows]
-            matmul_into(A, self.coefs[i], out=Z)
-            Z += self.intercepts[i]
-            if i == last:
-                if output_activation:
-                    OUTPUT_ACTIVATIONS[self.out_activation](Z)
-                return Z
-            hidden(Z, self._mask_like(Z))
-            A = self._noisy_hidden(i + 1, Z, rng)
-        raise AssertionError("unreachable: the output layer returns")
+        masks = self._no_masks if rng is None else self._row_masks
+        masks.draw(rng, n_rows)
+        self._last_masks = masks
+        weights, biases, output = self.coefs, self.intercepts, self._output[:n_rows]
+        return self._forward_rows(X, masks, weights, biases, output, output_activation)
 
-    def _noisy_input(self, X, rng):
-        dropout = self.dropouts[0]
-        if rng is None or dropout is None:
-            return X
-        dropout.sample(rng, X.shape[0])
-        if sp.issparse(X):
-            return dropout.apply_sparse(X)
-        return dropout.apply(X, self._noisy[0][: X.shape[0]])
+    def backward(self, y, sample_weight, loss_name):
+        """Gradient of the mean loss ``loss_name`` after :meth:`forward`,
+        through the masks of that pass.
 
-    def _noisy_hidden(self, layer, H, rng):
-        dropout = self.dropouts[layer]
-        if rng is None or dropout is None:
-            return H
-        dropout.sample(rng, H.shape[0])
-        return dropout.apply(H, self._noisy[layer][: H.shape[0]])
-
-    def backward(self, y, sample_weight, dropout_on, loss_name):
-        """Gradient of the mean loss ``loss_name``, after :meth:`forward`.
-
-        Fills ``coef_grads`` and ``intercept_grads`` (views of ``grad``) and
-        returns the batch's total sample weight. The L2 penalty is not part
-        of it: :class:`skdrop._core.penalty.L2Penalty` adds its gradient.
-
-        The gradient at the output pre-activation is the loss's own
-        (:func:`skdrop._core.losses.output_delta`). The hidden activations
-        serve as scratch space for their derivatives, so after this call only
-        the output of the forward pass is still valid.
+        Fills ``coef_grads`` and ``intercept_grads`` (views of ``grad``)
+        and returns the batch's total sample weight. The L2 penalty is not
+        part of it: :class:`skdrop._core.penalty.L2Penalty` adds its
+        gradient. The hidden activations serve as scratch space for their
+        derivatives, so after this call only the output is still valid.
         """
-        n_rows = y.shape[0]
         self._ensure_deltas()
-        self.noise_grad[...] = 0.0
-        last = self.n_layers - 2
-        weight_sum = n_rows if sample_weight is None else float(np.sum(sample_weight))
-        output_delta(
-            LOSSES[loss_name],
-            self._activations[-1][:n_rows],
-            y,
-            sample_weight,
-            weight_sum,
-            self._deltas[last][:n_rows],
-        )
-        derivative = DERIVATIVES[self.activation]
-        for i in range(last, -1, -1):
-            delta = self._deltas[i][:n_rows]
-            matmul_transposed_a_into(self._inputs[i], delta, out=self.coef_grads[i])
-            np.sum(delta, axis=0, out=self.intercept_grads[i])
-            if i == 0:
-                break
-            below = self._deltas[i - 1][:n_rows]
-            np.matmul(delta, self.coefs[i].T, out=below)
-            if dropout_on and self.dropouts[i] is not None:
-                self._add_learned_rate_gradient(i, self._activations[i][:n_rows], below)
-                self.dropouts[i].backward(below)
-            derivative(self._activations[i][:n_rows], below, self._mask_like(below))
-        if dropout_on and isinstance(self.dropouts[0], RelaxedBernoulli):
-            # Only a learned input rate needs the gradient at the input.
-            upstream = self._input_delta(n_rows)
-            np.matmul(self._deltas[0][:n_rows], self.coefs[0].T, out=upstream)
-            self.dropouts[0].add_rate_gradient(self._clean_input, upstream)
+        masks = self._last_masks
+        masks.start_gradient(self.grad, self.noise_grad)
+        weight_sum = _total_weight(y.shape[0], sample_weight)
+        output = self._output[: y.shape[0]]
+        delta = self._output_delta(loss_name, output, y, sample_weight, weight_sum)
+        self._backward_rows(delta, masks, self.coefs)
         return weight_sum
-
-    def _add_learned_rate_gradient(self, layer, clean, upstream):
-        dropout = self.dropouts[layer]
-        if isinstance(dropout, RelaxedBernoulli):
-            dropout.add_rate_gradient(clean, upstream)
-
-    def _input_delta(self, n_rows):
-        buffer = getattr(self, "_input_deltas", None)
-        if buffer is None or buffer.shape[0] < n_rows:
-            buffer = np.empty((self._capacity, self.layer_units[0]), self.dtype)
-            self._input_deltas = buffer
-        return buffer[:n_rows]
 
     def loss(self, loss_name, y, sample_weight):
         """Loss of the last forward pass (without the L2 penalty)."""
-        output = self._activations[-1][: y.shape[0]]
-        return LOSSES[loss_name](y, output, sample_weight)
+        return LOSSES[loss_name](y, self._output[: y.shape[0]], sample_weight)
 
     def train_step_gradient(self, X, y, sample_weight, loss_name, rng):
         """Forward (noisy with ``rng``), loss and backward on one batch.
@@ -348,32 +267,98 @@ class Network:
         Returns the loss (without the L2 penalty) and the batch's total
         sample weight.
         """
-        if rng is not None and self.group_size is not None and self.has_dropout:
-            step = self._step_with_shared_masks(loss_name, X.shape[0])
-            return step.train_step_gradient(
-                self.params, self.grad, X, y, sample_weight, rng
-            )
-        self.forward(X, rng)
-        weight_sum = self.backward(y, sample_weight, rng is not None, loss_name)
-        return self.loss(loss_name, y, sample_weight), weight_sum
+        masks = self._no_masks if rng is None else self._training_masks
+        masks.draw(rng, X.shape[0])
+        return self.loss_and_gradient(X, y, sample_weight, loss_name, masks)
 
-    def _step_with_shared_masks(self, loss_name, n_rows):
-        """The submatrix step, built at the first training step (its buffers
-        are sized for that batch, and grow if a larger one comes)."""
-        step = self._grouped_step
-        if step is None or step.loss_name != loss_name:
-            step = self._grouped_step = SubmatrixStep(
-                self.layer_units,
-                self.activation,
-                self.out_activation,
-                loss_name,
-                self.dtype,
-                self._rates,
-                # The step's None is one mask per batch.
-                None if self.group_size == "batch" else self.group_size,
-                n_rows,
+    def loss_and_gradient(self, X, y, sample_weight, loss_name, masks):
+        """Loss and gradient of one batch with the masks ``masks`` has drawn.
+
+        Each group of rows that shares masks runs the forward and the
+        backward pass; the gradient of the batch's mean loss goes to
+        ``grad``. Returns the loss (without the L2 penalty) and the batch's
+        total sample weight.
+        """
+        n_rows = X.shape[0]
+        self._ensure_capacity(n_rows)
+        self._ensure_deltas()
+        self._last_masks = masks
+        masks.start_gradient(self.grad, self.noise_grad)
+        weight_sum = _total_weight(n_rows, sample_weight)
+        output = self._output[:n_rows]
+        for group, (start, stop) in enumerate(masks.groups(n_rows)):
+            rows = slice(start, stop)
+            whole = stop - start == n_rows
+            # A sparse row slice copies: the batch itself when it is one group.
+            X_rows = X if whole else X[rows]
+            weights, biases = masks.enter(group, self.coefs, self.intercepts)
+            self._forward_rows(X_rows, masks, weights, biases, output[rows])
+            sw_rows = None if sample_weight is None else sample_weight[rows]
+            delta = self._output_delta(
+                loss_name, output[rows], y[rows], sw_rows, weight_sum
             )
-        return step
+            self._backward_rows(delta, masks, weights)
+        return LOSSES[loss_name](y, output, sample_weight), weight_sum
+
+    def _forward_rows(self, X, masks, weights, biases, output, output_activation=True):
+        """Forward pass of rows that share ``masks``' group, with the
+        weights and biases that group computes with; fills ``output``."""
+        n_rows = X.shape[0]
+        hidden = HIDDEN_ACTIVATIONS[self.activation]
+        self._clean[0] = X
+        A = masks.noisy_input(X)
+        last = self.n_layers - 2
+        for i, (W, b) in enumerate(zip(weights, biases, strict=True)):
+            self._inputs[i] = A
+            Z = (
+                output
+                if i == last
+                else rows_of(self._activations[i + 1], n_rows, W.shape[1])
+            )
+            _matmul_into(A, W, Z)
+            if masks.scales[i] is not None:
+                Z *= masks.scales[i]
+            Z += b
+            if i == last:
+                if output_activation:
+                    OUTPUT_ACTIVATIONS[self.out_activation](Z)
+                return Z
+            hidden(Z, self._bool_like(Z))
+            self._clean[i + 1] = Z
+            A = masks.noisy_hidden(i + 1, Z)
+        raise AssertionError("unreachable: the output layer returns")
+
+    def _output_delta(self, loss_name, output, y, sample_weight, weight_sum):
+        delta = rows_of(self._deltas[-1], *output.shape)
+        return output_delta(
+            LOSSES[loss_name], output, y, sample_weight, weight_sum, delta
+        )
+
+    def _backward_rows(self, delta, masks, weights):
+        """Backward pass of the rows of the last :meth:`_forward_rows`, from
+        ``delta`` at the output; the parameter gradients go where ``masks``
+        says (written, or added for a group)."""
+        derivative = DERIVATIVES[self.activation]
+        for i in range(self.n_layers - 2, -1, -1):
+            bias_grad = masks.bias_gradient_out(
+                i, self.intercept_grads[i], delta.shape[1]
+            )
+            np.sum(delta, axis=0, out=bias_grad)
+            masks.add_bias_gradient(i, self.intercept_grads[i], bias_grad)
+            if masks.scales[i] is not None:
+                delta *= masks.scales[i]
+            W = weights[i]
+            weight_grad = masks.weight_gradient_out(i, self.coef_grads[i], W.shape)
+            _matmul_transposed_a_into(self._inputs[i], delta, weight_grad)
+            masks.add_weight_gradient(i, self.coef_grads[i], weight_grad)
+            if i == 0:
+                break
+            below = rows_of(self._deltas[i - 1], delta.shape[0], W.shape[0])
+            _matmul_into(delta, W.T, below)
+            masks.through_noise(i, self._clean[i], below)
+            derivative(self._clean[i], below, self._bool_like(below))
+            delta = below
+        masks.finish_backward(delta, weights[0], self._clean[0])
 
     def predict(self, X, rng=None, out=None, output_activation=True):
         """Output for every row of ``X``, computed in bounded-memory chunks."""
@@ -393,3 +378,23 @@ class Network:
         """Rows per prediction chunk, from the widest layer and the dtype."""
         widest = max(self.layer_units)
         return max(1, PREDICT_CHUNK_BYTES // (widest * self.dtype.itemsize))
+
+
+def _total_weight(n_rows, sample_weight):
+    return n_rows if sample_weight is None else float(np.sum(sample_weight))
+
+
+def _matmul_into(A, W, out):
+    """``A @ W`` into ``out``; ``A`` dense or sparse."""
+    if sp.issparse(A):
+        out[...] = A @ W
+    else:
+        np.matmul(A, W, out=out)
+
+
+def _matmul_transposed_a_into(A, delta, out):
+    """``A.T @ delta`` into ``out``; ``A`` dense or sparse."""
+    if sp.issparse(A):
+        out[...] = A.T @ delta
+    else:
+        np.matmul(A.T, delta, out=out)

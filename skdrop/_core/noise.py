@@ -116,7 +116,9 @@ class Noise:
     # estimators warn when it is used with another one.
     designed_for_activation = None
     # Whether a dropped unit contributes exactly nothing downstream, so that
-    # rows sharing a mask could skip the dropped units' weights altogether.
+    # rows sharing a mask can skip the dropped units' weights altogether
+    # (skdrop._core.masking.GroupMasks). A kind that sets it implements
+    # draw_shared_mask and shared_mask_scale.
     zeroes_dropped_units = False
 
     def __init_subclass__(cls, **kwargs):
@@ -177,6 +179,17 @@ class Bernoulli(_QuantisedNoise):
         mult = self._mult[:n_rows]
         draw_keep_mask(rng, self.threshold, mult)
         mult *= keep_scale(self.threshold)
+
+    def draw_shared_mask(self, rng, out):
+        """Keep masks shared by groups of rows (one row of the boolean
+        ``out`` per group), from the same raw bits as per-row masks."""
+        draw_keep_mask(rng, self.threshold, out)
+
+    @property
+    def shared_mask_scale(self):
+        """The factor of a kept unit under a shared mask, as a Python float
+        (it keeps float32 arithmetic in float32)."""
+        return keep_scale(self.threshold)
 
 
 class Gaussian(Noise):

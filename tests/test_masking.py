@@ -1,9 +1,9 @@
-"""The submatrix step of grouped dropout masks against its definition.
+"""Grouped dropout masks: the network's pass with GroupMasks against its definition.
 
 The definition is the dense masked step: every row gets its group's mask,
-dropped units are multiplied by zero. The submatrix step must compute the
-same loss and gradient (to rounding), and that gradient must be the
-derivative of the loss with the masks held fixed.
+dropped units are multiplied by zero. The network's pass on the kept
+submatrices must compute the same loss and gradient (to rounding), and that
+gradient must be the derivative of the loss with the masks held fixed.
 """
 
 import itertools
@@ -13,12 +13,10 @@ import pytest
 import scipy.sparse as sp
 from dense_reference import dense_masked_step
 
-from skdrop._core.noise import draw_keep_mask
-from skdrop._core.submatrix import (
-    SubmatrixStep,
-    group_bounds,
-    parameter_views,
-)
+from skdrop._core.layout import parameter_views
+from skdrop._core.masking import GroupMasks, group_bounds
+from skdrop._core.network import Network
+from skdrop._core.noise import NOISE, draw_keep_mask
 
 UNITS = [7, 6, 5, 3]
 N_ROWS = 10
@@ -53,18 +51,48 @@ def make_problem(seed, loss="log_loss", dtype=np.float64, n_rows=N_ROWS, units=U
     return X.astype(dtype), y.astype(dtype), params.astype(dtype), sample_weight
 
 
+class GroupedStep:
+    """A network whose training steps share masks in groups, driven with
+    masks the test chooses."""
+
+    def __init__(self, units, activation, loss, dtype, rates, group_size):
+        self.network = Network(units, activation, OUTPUTS[loss], dtype)
+        self.network.set_dropout(rates, group_size=group_size)
+        self.masks = self.network._training_masks
+        self.layer_units, self.activation = units, activation
+        self.out_activation, self.loss_name = OUTPUTS[loss], loss
+        self.dropouts = self.network.dropouts
+
+    def draw_masks(self, rng, n_rows):
+        return self.masks.draw(rng, n_rows)
+
+    def gradient(self, params, grad, X, y, sample_weight, masks):
+        """Loss and gradient at ``params`` with the group masks ``masks``."""
+        chosen = [None if m is None else m.copy() for m in masks]
+        drawn = self.masks.draw(np.random.default_rng(0), X.shape[0])
+        for buffer, mask in zip(drawn, chosen, strict=True):
+            if buffer is not None:
+                buffer[...] = mask
+        self.network.params[...] = params
+        result = self.network.loss_and_gradient(
+            X, y, sample_weight, self.loss_name, self.masks
+        )
+        grad[...] = self.network.grad
+        return result
+
+    def train_step_gradient(self, params, grad, X, y, sample_weight, rng):
+        self.network.params[...] = params
+        result = self.network.train_step_gradient(
+            X, y, sample_weight, self.loss_name, rng
+        )
+        grad[...] = self.network.grad
+        return result
+
+
 def make_step(rates, group_size, activation="relu", loss="log_loss", **kwargs):
     units = kwargs.pop("units", UNITS)
-    return SubmatrixStep(
-        units,
-        activation,
-        OUTPUTS[loss],
-        loss,
-        kwargs.pop("dtype", np.float64),
-        rates,
-        group_size,
-        kwargs.pop("max_batch", N_ROWS),
-    )
+    dtype = kwargs.pop("dtype", np.float64)
+    return GroupedStep(units, activation, loss, dtype, rates, group_size)
 
 
 def run(step, params, X, y, sample_weight, masks):
@@ -90,7 +118,7 @@ def reference(step, rates, params, X, y, sample_weight, masks, group_size):
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
-@pytest.mark.parametrize("group_size", [None, 1, 3, 4])
+@pytest.mark.parametrize("group_size", ["batch", 1, 3, 4])
 @pytest.mark.parametrize("sparse", [False, True])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_equals_dense_masked_step(activation, group_size, sparse, weighted):
@@ -148,7 +176,7 @@ def test_gradient_matches_finite_differences(activation, weighted, sparse):
     loss = "squared_error" if sparse else "log_loss"
     sample_weight = sample_weight if weighted else None
     X = sp.csr_matrix(X) if sparse else X
-    step = make_step([0.25, 0.5, 0.5], 3, activation, loss, units=units, max_batch=7)
+    step = make_step([0.25, 0.5, 0.5], 3, activation, loss, units=units)
     masks = step.draw_masks(np.random.default_rng(5), 7)
     _, grad, _ = run(step, params, X, y, sample_weight, masks)
     # A fixed sample of coordinates from every weight matrix and bias vector
@@ -162,8 +190,8 @@ def test_gradient_matches_finite_differences(activation, weighted, sparse):
 
 def keep_all_masks(step, n_groups):
     return [
-        None if t == 0 else np.ones((n_groups, w), dtype=bool)
-        for t, w in zip(step.thresholds, step.layer_units[:-1], strict=True)
+        None if d is None else np.ones((n_groups, d.width), dtype=bool)
+        for d in step.dropouts
     ]
 
 
@@ -219,12 +247,12 @@ def test_group_that_drops_every_unit_of_a_layer():
     _, intercepts = parameter_views(params, UNITS)
     logits = intercepts[2] - intercepts[2].max()
     softmax = np.exp(logits) / np.exp(logits).sum()
-    np.testing.assert_allclose(step._output[4:8], np.tile(softmax, (4, 1)))
+    np.testing.assert_allclose(step.network._output[4:8], np.tile(softmax, (4, 1)))
 
 
 def test_every_unit_of_every_layer_dropped():
     X, y, params, _ = make_problem(24)
-    step = make_step([0.5, 0.5, 0.5], None)
+    step = make_step([0.5, 0.5, 0.5], "batch")
     masks = [np.zeros((1, w), dtype=bool) for w in UNITS[:-1]]
     loss, grad, _ = run(step, params, X, y, None, masks)
     coef_grads, intercept_grads = parameter_views(grad, UNITS)
@@ -233,19 +261,19 @@ def test_every_unit_of_every_layer_dropped():
     assert np.any(intercept_grads[2] != 0)
 
 
-@pytest.mark.parametrize("group_size", [1, 3, 4, 10, 64, None])
+@pytest.mark.parametrize("group_size", [1, 3, 4, 10, 64, "batch"])
 def test_group_bounds_cover_the_batch_once(group_size):
     bounds = group_bounds(N_ROWS, group_size)
     rows = np.concatenate([np.arange(a, b) for a, b in bounds])
     np.testing.assert_array_equal(rows, np.arange(N_ROWS))
-    size = N_ROWS if group_size is None else group_size
+    size = N_ROWS if group_size == "batch" else group_size
     assert all(b - a == size for a, b in bounds[:-1])
     assert 0 < bounds[-1][1] - bounds[-1][0] <= size
 
 
 def test_last_batch_smaller_than_a_group():
     X, y, params, sample_weight = make_problem(25)
-    step = make_step([0.5, 0.5, 0.5], 8, max_batch=32)
+    step = make_step([0.5, 0.5, 0.5], 8)
     for n_rows in (10, 3):  # a short last group, then a batch under one group
         masks = step.draw_masks(np.random.default_rng(n_rows), n_rows)
         assert masks[1].shape == (len(group_bounds(n_rows, 8)), UNITS[1])
@@ -316,7 +344,7 @@ def test_float32_agrees_with_float64():
         masks,
     )
     assert grad32.dtype == np.float32
-    assert step32._output.dtype == np.float32
+    assert step32.network._output.dtype == np.float32
     assert loss32 == pytest.approx(loss64, rel=1e-4)
     np.testing.assert_allclose(grad32, grad64, rtol=1e-4, atol=1e-5)
 
@@ -331,22 +359,37 @@ def test_returns_the_total_sample_weight():
 
 
 def test_rates_must_match_the_droppable_layers():
-    with pytest.raises(ValueError, match="Expected 3 dropout rates"):
-        make_step([0.5, 0.5], 4)
+    dropouts = [NOISE["bernoulli"](0.5, width, np.float64) for width in UNITS[:2]]
+    with pytest.raises(ValueError, match="Expected 3 dropout layers"):
+        GroupMasks(UNITS, dropouts, 4, np.float64)
+
+
+@pytest.mark.parametrize("kind", ["gaussian", "alpha"])
+def test_only_noise_that_zeroes_dropped_units_shares_masks(kind):
+    network = Network(UNITS, "relu", "softmax", np.float64)
+    with pytest.raises(ValueError, match="only with noise that zeroes the dropped"):
+        network.set_dropout([0.5, 0.5, 0.5], kind, group_size=4)
+
+
+def test_learned_rates_do_not_share_masks():
+    network = Network(UNITS, "relu", "softmax", np.float64)
+    with pytest.raises(ValueError, match="RelaxedBernoulli does not"):
+        network.set_dropout([0.0, "auto", 0.5], group_size=4)
 
 
 def test_group_size_must_be_positive():
-    with pytest.raises(ValueError, match="group_size must be None or >= 1"):
+    with pytest.raises(ValueError, match="group_size must be 'batch' or >= 1"):
         make_step([0.5, 0.5, 0.5], 0)
 
 
-def test_batch_larger_than_max_batch_grows_the_buffers():
+def test_batch_larger_than_the_last_one_grows_the_buffers():
     X, y, params, sample_weight = make_problem(28)
-    step = make_step([0.5, 0.5, 0.5], None, max_batch=4)
+    step = make_step([0.5, 0.5, 0.5], 2)
+    run(step, params, X[:4], y[:4], None, step.draw_masks(np.random.default_rng(1), 4))
     masks = step.draw_masks(np.random.default_rng(0), N_ROWS)
     loss, grad, _ = run(step, params, X, y, sample_weight, masks)
     expected_loss, expected_grad = reference(
-        step, [0.5] * 3, params, X, y, sample_weight, masks, None
+        step, [0.5] * 3, params, X, y, sample_weight, masks, 2
     )
     assert loss == pytest.approx(expected_loss, abs=1e-12)
     np.testing.assert_allclose(grad, expected_grad, rtol=0, atol=1e-12)
@@ -354,17 +397,20 @@ def test_batch_larger_than_max_batch_grows_the_buffers():
 
 def test_gradient_steps_with_grouped_masks_reduce_the_clean_loss():
     X, y, params, _ = make_problem(29, n_rows=40)
-    noisy = make_step([0.0, 0.3, 0.3], 8, "tanh", max_batch=40)
-    clean = make_step([0.0, 0.0, 0.0], None, "tanh", max_batch=40)
+    noisy = make_step([0.0, 0.3, 0.3], 8, "tanh")
+    clean = Network(UNITS, "tanh", "softmax", np.float64)
+
+    def clean_loss():
+        clean.params[...] = params
+        return clean.train_step_gradient(X, y, None, "log_loss", None)[0]
+
+    start = clean_loss()
     grad = np.empty_like(params)
-    no_masks = [None] * 3
-    start, _ = clean.gradient(params, grad, X, y, None, no_masks)
     rng = np.random.default_rng(0)
     for _ in range(100):
         noisy.train_step_gradient(params, grad, X, y, None, rng)
         params -= 0.2 * grad
-    end, _ = clean.gradient(params, grad, X, y, None, no_masks)
-    assert end < 0.8 * start  # about 0.62 for every seed tried
+    assert clean_loss() < 0.8 * start  # about 0.62 for every seed tried
 
 
 def test_scatter_without_scipys_compiled_accumulation(monkeypatch):
