@@ -29,6 +29,7 @@ from ._core.training import (
     NonFiniteTrainingError,
     minimize_lbfgs,
 )
+from ._docstrings import with_shared_sections
 from ._fit_checks import check_continued_network, divergence_hint
 from ._parameters import ParametersMixin
 from ._persistence import PersistenceMixin
@@ -58,6 +59,7 @@ def stochastic_solver(estimator):
     return True
 
 
+@with_shared_sections
 class BaseDropoutMLP(
     ParametersMixin,
     PersistenceMixin,
@@ -144,8 +146,7 @@ class BaseDropoutMLP(
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input data.
+        X_PARAMETER
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             The target values (class labels in classification, real numbers
             in regression).

@@ -22,7 +22,7 @@ from ._base import (
 )
 from ._class_weight import CLASS_WEIGHT_CONSTRAINT, weighted_by_class
 from ._core.montecarlo import check_finite_output
-from ._docstrings import fill_shared_sections
+from ._docstrings import with_shared_sections
 from ._validation import (
     check_continued_labels,
     checked_labels,
@@ -31,6 +31,7 @@ from ._validation import (
 )
 
 
+@with_shared_sections
 class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
     """Multi-layer perceptron classifier trained with dropout.
 
@@ -199,8 +200,7 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input data.
+        X_PARAMETER
         y : array-like of shape (n_samples,) or (n_samples, n_labels)
             The target labels.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -230,8 +230,7 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input data.
+        X_PARAMETER
 
         Returns
         -------
@@ -246,8 +245,7 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input data.
+        X_PARAMETER
 
         Returns
         -------
@@ -276,8 +274,7 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input data.
+        X_PARAMETER
 
         Returns
         -------
@@ -310,8 +307,7 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input data.
+        X_PARAMETER
         n_samples : int, default=30
             Number of stochastic passes.
         random_state : int, RandomState instance or None, default=None
@@ -351,6 +347,3 @@ class DropoutMLPClassifier(ClassifierMixin, BaseDropoutMLP):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
         return tags
-
-
-DropoutMLPClassifier.__doc__ = fill_shared_sections(DropoutMLPClassifier.__doc__)

@@ -3,14 +3,17 @@
 An estimator's class docstring holds what is its own (the summary, its own
 parameters and attributes, the examples) and, where a shared block goes, a
 line holding only that block's marker: ``MLP_PARAMETERS``,
-``DROPOUT_PARAMETERS``, ``SHARED_ATTRIBUTES`` or ``SHARED_NOTES``.
+``DROPOUT_PARAMETERS``, ``SHARED_ATTRIBUTES`` or ``SHARED_NOTES``; a
+method's docstring documents its input with ``X_PARAMETER``.
 :func:`fill_shared_sections` puts each block in place, indented as its
-marker, so that numpydoc and ``help()`` see one ordinary docstring.
+marker, so that numpydoc and ``help()`` see one ordinary docstring;
+:func:`with_shared_sections` does so for a class and its methods.
 Parameters are split into two blocks because numpydoc lists them in the
 order of the signature, and each estimator has its own entries in between
 (the regressor's ``loss`` first, each one's ``dropout_rate`` default).
 """
 
+import inspect
 from textwrap import dedent, indent
 
 from ._class_weight import CLASS_WEIGHT_PARAMETER
@@ -172,6 +175,13 @@ SHARED_ATTRIBUTES = dedent(
         Number of output units."""
 )
 
+# The input of fit, partial_fit and the prediction methods.
+X_PARAMETER = dedent(
+    """\
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        The input data."""
+)
+
 SHARED_NOTES = dedent(
     """\
     **Learned dropout rates.** ``dropout_rate='auto'`` (and
@@ -224,6 +234,7 @@ SECTIONS = {
     "DROPOUT_PARAMETERS": DROPOUT_PARAMETERS,
     "SHARED_ATTRIBUTES": SHARED_ATTRIBUTES,
     "SHARED_NOTES": SHARED_NOTES,
+    "X_PARAMETER": X_PARAMETER,
     # The classifier's own entry, written beside the code it documents.
     "CLASS_WEIGHT_PARAMETER": CLASS_WEIGHT_PARAMETER,
 }
@@ -235,8 +246,7 @@ def fill_shared_sections(docstring):
     Parameters
     ----------
     docstring : str
-        A class docstring in which a line holding only ``MLP_PARAMETERS``,
-        ``DROPOUT_PARAMETERS``, ``SHARED_ATTRIBUTES`` or ``SHARED_NOTES``
+        A docstring in which a line holding only a key of ``SECTIONS``
         (and indentation) stands for that block.
 
     Returns
@@ -254,3 +264,16 @@ def fill_shared_sections(docstring):
         else:
             lines.append(line)
     return document_dropout_types("\n".join(lines))
+
+
+def with_shared_sections(cls):
+    """Class decorator: fill the markers of ``cls``'s docstring and of the
+    docstrings of the methods it defines (see :func:`fill_shared_sections`)."""
+    cls.__doc__ = fill_shared_sections(cls.__doc__)
+    for member in vars(cls).values():
+        # ``available_if`` keeps the method as ``fn`` and hands out its
+        # docstring; the descriptor holds a copy of it as well.
+        function = getattr(member, "fn", member)
+        if inspect.isfunction(function) and function.__doc__:
+            function.__doc__ = member.__doc__ = fill_shared_sections(function.__doc__)
+    return cls

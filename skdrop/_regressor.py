@@ -18,7 +18,7 @@ from ._base import (
 )
 from ._core.losses import LOSSES, losses_of
 from ._core.montecarlo import predictive_mean_std
-from ._docstrings import fill_shared_sections
+from ._docstrings import with_shared_sections
 from ._noise_variance import NoiseVarianceMixin
 from ._parameters import RegisteredOptions
 from ._validation import numeric_targets
@@ -41,6 +41,7 @@ def coefficient_of_determination(y, prediction, sample_weight=None):
     return float(np.mean(scores))
 
 
+@with_shared_sections
 class DropoutMLPRegressor(NoiseVarianceMixin, RegressorMixin, BaseDropoutMLP):
     """Multi-layer perceptron regressor trained with dropout.
 
@@ -183,8 +184,7 @@ class DropoutMLPRegressor(NoiseVarianceMixin, RegressorMixin, BaseDropoutMLP):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input data.
+        X_PARAMETER
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             The target values.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -204,8 +204,7 @@ class DropoutMLPRegressor(NoiseVarianceMixin, RegressorMixin, BaseDropoutMLP):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input data.
+        X_PARAMETER
         return_std : bool, default=False
             If True, return the mean of 30 Monte Carlo dropout passes and
             the predictive standard deviation
@@ -255,8 +254,7 @@ class DropoutMLPRegressor(NoiseVarianceMixin, RegressorMixin, BaseDropoutMLP):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input data.
+        X_PARAMETER
         n_samples : int, default=30
             Number of stochastic passes, each with fresh dropout masks.
         random_state : int, RandomState instance or None, default=None
@@ -273,6 +271,3 @@ class DropoutMLPRegressor(NoiseVarianceMixin, RegressorMixin, BaseDropoutMLP):
 
     def _squeeze(self, output):
         return output[..., 0] if self.n_outputs_ == 1 else output
-
-
-DropoutMLPRegressor.__doc__ = fill_shared_sections(DropoutMLPRegressor.__doc__)

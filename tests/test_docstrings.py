@@ -32,6 +32,19 @@ def test_no_marker_is_left_in_the_docstring(Estimator):
 
 
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
+@pytest.mark.parametrize(
+    "method", ["fit", "partial_fit", "predict", "predict_samples", "predict_proba"]
+)
+def test_no_marker_is_left_in_a_method_docstring(Estimator, method):
+    if not hasattr(Estimator, method):
+        pytest.skip(f"{Estimator.__name__} has no {method}")
+    # Through the class (the documentation) and through an instance (help()).
+    for documented in (getattr(Estimator, method), getattr(Estimator(), method)):
+        assert SECTIONS["X_PARAMETER"] in inspect.getdoc(documented)
+        assert not any(marker in documented.__doc__ for marker in SECTIONS)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_parameters_are_documented_in_the_order_of_the_signature(Estimator):
     docscrape = pytest.importorskip("numpydoc.docscrape")
     documented = [p.name for p in docscrape.ClassDoc(Estimator)["Parameters"]]
