@@ -240,30 +240,38 @@ SECTIONS = {
 }
 
 
-def fill_shared_sections(docstring):
-    """An estimator's docstring with every marker line replaced by its block.
+def fill_markers(docstring, sections):
+    """``docstring`` with every marker line replaced by its block.
 
     Parameters
     ----------
     docstring : str
-        A docstring in which a line holding only a key of ``SECTIONS``
+        A docstring in which a line holding only a key of ``sections``
         (and indentation) stands for that block.
+    sections : dict of str to str
+        Marker -> block, the block unindented.
 
     Returns
     -------
     docstring : str
-        The docstring with the blocks indented as their markers, and the
-        ``dropout_type`` entry filled from the noise registry.
+        The docstring with the blocks indented as their markers.
     """
     lines = []
     for line in docstring.splitlines():
         marker = line.strip()
-        if marker in SECTIONS:
+        if marker in sections:
             prefix = line[: len(line) - len(line.lstrip())]
-            lines.append(indent(SECTIONS[marker], prefix))
+            lines.append(indent(sections[marker], prefix))
         else:
             lines.append(line)
-    return document_dropout_types("\n".join(lines))
+    return "\n".join(lines)
+
+
+def fill_shared_sections(docstring):
+    """An estimator's docstring with the blocks of ``SECTIONS`` filled in by
+    :func:`fill_markers`, and the ``dropout_type`` entry from the noise
+    registry."""
+    return document_dropout_types(fill_markers(docstring, SECTIONS))
 
 
 def with_shared_sections(cls):

@@ -15,12 +15,48 @@ pass. They split the uncertainty of each row into its two parts:
 All values are in nats (natural logarithm); divide by ``log(2)`` for bits.
 """
 
+from textwrap import dedent
+
 import numpy as np
 from scipy.special import entr
 
+from ._docstrings import fill_markers
+
 __all__ = ["expected_entropy", "mutual_information", "predictive_entropy"]
 
+# Docstring blocks the measures share, each standing in a docstring as a line
+# holding only its marker (see skdrop._docstrings).
+_PROBA_SAMPLES_PARAMETERS = dedent(
+    """\
+    proba_samples : array-like of shape (n_samples, n_rows, n_classes)
+        Class probabilities of each pass.
+    multilabel : bool, default=False
+        Treat each column as an independent binary label; see
+        :func:`predictive_entropy`."""
+)
+# The start of every example: two passes over two rows, which are certain
+# but disagree on row 0 and agree on 50/50 for row 1.
+_EXAMPLE_SAMPLES = dedent(
+    """\
+    >>> import numpy as np
+    >>> from skdrop.uncertainty import {name}
+    >>> samples = np.array([[[1.0, 0.0], [0.5, 0.5]],
+    ...                     [[0.0, 1.0], [0.5, 0.5]]])"""
+)
 
+
+def _with_shared_sections(function):
+    """Fill the ``PROBA_SAMPLES_PARAMETERS`` and ``EXAMPLE_SAMPLES`` lines of
+    a measure's docstring."""
+    sections = {
+        "PROBA_SAMPLES_PARAMETERS": _PROBA_SAMPLES_PARAMETERS,
+        "EXAMPLE_SAMPLES": _EXAMPLE_SAMPLES.format(name=function.__name__),
+    }
+    function.__doc__ = fill_markers(function.__doc__, sections)
+    return function
+
+
+@_with_shared_sections
 def predictive_entropy(proba_samples, *, multilabel=False):
     """Entropy of the Monte Carlo mean prediction, per row.
 
@@ -51,10 +87,7 @@ def predictive_entropy(proba_samples, *, multilabel=False):
 
     Examples
     --------
-    >>> import numpy as np
-    >>> from skdrop.uncertainty import predictive_entropy
-    >>> samples = np.array([[[1.0, 0.0], [0.5, 0.5]],
-    ...                     [[0.0, 1.0], [0.5, 0.5]]])
+    EXAMPLE_SAMPLES
     >>> predictive_entropy(samples).round(4)  # both rows average to (0.5, 0.5)
     array([0.6931, 0.6931])
     """
@@ -62,16 +95,13 @@ def predictive_entropy(proba_samples, *, multilabel=False):
     return _entropy(proba.mean(axis=0), multilabel)
 
 
+@_with_shared_sections
 def expected_entropy(proba_samples, *, multilabel=False):
     """Mean entropy of the individual passes, per row (aleatoric uncertainty).
 
     Parameters
     ----------
-    proba_samples : array-like of shape (n_samples, n_rows, n_classes)
-        Class probabilities of each pass.
-    multilabel : bool, default=False
-        Treat each column as an independent binary label; see
-        :func:`predictive_entropy`.
+    PROBA_SAMPLES_PARAMETERS
 
     Returns
     -------
@@ -84,10 +114,7 @@ def expected_entropy(proba_samples, *, multilabel=False):
 
     Examples
     --------
-    >>> import numpy as np
-    >>> from skdrop.uncertainty import expected_entropy
-    >>> samples = np.array([[[1.0, 0.0], [0.5, 0.5]],
-    ...                     [[0.0, 1.0], [0.5, 0.5]]])
+    EXAMPLE_SAMPLES
     >>> expected_entropy(samples).round(4)  # row 0: every pass is certain
     array([0.    , 0.6931])
     """
@@ -95,6 +122,7 @@ def expected_entropy(proba_samples, *, multilabel=False):
     return _entropy(proba, multilabel).mean(axis=0)
 
 
+@_with_shared_sections
 def mutual_information(proba_samples, *, multilabel=False):
     """Mutual information between prediction and weights (BALD), per row.
 
@@ -106,11 +134,7 @@ def mutual_information(proba_samples, *, multilabel=False):
 
     Parameters
     ----------
-    proba_samples : array-like of shape (n_samples, n_rows, n_classes)
-        Class probabilities of each pass.
-    multilabel : bool, default=False
-        Treat each column as an independent binary label; see
-        :func:`predictive_entropy`.
+    PROBA_SAMPLES_PARAMETERS
 
     Returns
     -------
@@ -130,10 +154,7 @@ def mutual_information(proba_samples, *, multilabel=False):
 
     Examples
     --------
-    >>> import numpy as np
-    >>> from skdrop.uncertainty import mutual_information
-    >>> samples = np.array([[[1.0, 0.0], [0.5, 0.5]],
-    ...                     [[0.0, 1.0], [0.5, 0.5]]])
+    EXAMPLE_SAMPLES
     >>> mutual_information(samples).round(4)  # row 0: the passes disagree
     array([0.6931, 0.    ])
     """
