@@ -34,6 +34,14 @@ MAX_HIDDEN_UNITS = 100_000
 # digits takes about half a minute on one core of a 2-core machine. 200
 # epochs (scikit-learn's default) doubles that for no change in the verdict.
 DEFAULT_MAX_ITER = 100
+# The counts of the cross-validation, each at most MAX_CV_COUNT: option ->
+# (lowest value, default, metavar, help).
+MAX_CV_COUNT = 100
+CV_COUNTS = {
+    "--repeats": (1, 5, "N", "repetitions of the outer K-fold split"),
+    "--folds": (2, 2, "K", "outer folds (test sets)"),
+    "--inner-folds": (2, 2, "K", "folds of the tuning search inside each training set"),
+}
 
 
 def _bounded_int(low, high=None):
@@ -180,28 +188,14 @@ def build_parser():
         "(default: %(default)s)",
     )
     budget = compare.add_argument_group("cross-validation and tuning budget")
-    budget.add_argument(
-        "--repeats",
-        type=_bounded_int(1, 100),
-        default=5,
-        metavar="N",
-        help="repetitions of the outer K-fold split (default: %(default)s)",
-    )
-    budget.add_argument(
-        "--folds",
-        type=_bounded_int(2, 100),
-        default=2,
-        metavar="K",
-        help="outer folds (test sets) (default: %(default)s)",
-    )
-    budget.add_argument(
-        "--inner-folds",
-        type=_bounded_int(2, 100),
-        default=2,
-        metavar="K",
-        help="folds of the tuning search inside each training set "
-        "(default: %(default)s)",
-    )
+    for flag, (lowest, default, metavar, text) in CV_COUNTS.items():
+        budget.add_argument(
+            flag,
+            type=_bounded_int(lowest, MAX_CV_COUNT),
+            default=default,
+            metavar=metavar,
+            help=f"{text} (default: %(default)s)",
+        )
     budget.add_argument(
         "--dropout-grid",
         type=_grid(0.0, 1.0, True, words=("auto",)),
