@@ -1,10 +1,12 @@
-"""Mini-batch training of the estimators: epochs, early stopping, records.
+"""Mini-batch training of the estimators: the glue around the epoch loop.
 
 ``StochasticFitMixin`` is the part of ``BaseDropoutMLP`` that runs the
-``'sgd'`` and ``'adam'`` solvers: it splits off the early-stopping rows,
-loops over epochs of mini-batches (the arithmetic of a step is
-:func:`skdrop._core.training.train_on_batch`), and keeps the fitted records
-(``loss_curve_``, ``validation_scores_``, ``best_loss_``, ``t_``).
+``'sgd'`` and ``'adam'`` solvers. The epochs themselves run in the core
+(:class:`skdrop._core.epochs.EpochLoop`); here the estimator's parameters
+become the loop's settings (the optimiser, the early-stopping rows, the
+patience, the number of epochs), and each epoch is kept in the fitted
+records (``loss_curve_``, ``validation_scores_``, ``best_loss_``, ``t_``),
+printed, and reported to the callbacks.
 """
 
 import math
@@ -14,16 +16,10 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
-from ._core.concrete import RatePrior, mean_squared_residual
-from ._core.losses import LOSSES
+from ._core.concrete import RatePrior
+from ._core.epochs import EpochLoop
 from ._core.optimizers import OPTIMIZERS
-from ._core.training import (
-    DropoutFreeLoss,
-    EpochBatches,
-    NoImprovementTracker,
-    NonFiniteTrainingError,
-    train_on_batch,
-)
+from ._core.training import EpochBatches, NoImprovementTracker
 
 # scikit-learn's default number of epochs, which max_iter='auto' keeps
 # without dropout.
@@ -140,80 +136,46 @@ class StochasticFitMixin:
         self, network, penalty, X, y, sample_weight, rng, incremental, progress
     ):
         """Train by mini-batches; return the early-stopping rows, or ``None``."""
-        previous = getattr(self, "_optimizer", None)
-        if (
-            not incremental
-            or previous is None
-            or previous.name != self.solver
-            or previous.n_params not in (None, network.params.size)
-        ):
-            # partial_fit after set_params(solver=...) starts the new
-            # optimiser's state afresh rather than step with the old one.
-            self._optimizer = self._new_optimizer(network)
-        self._optimizer.match_dtype(network.dtype)
+        optimizer = self._continued_optimizer(network, incremental)
         holds_out = self._holds_out_rows(X.shape[0], incremental)
         self._match_records_to_settings(holds_out)
-        optimizer = self._optimizer
         # As in scikit-learn, n_iter_ counts the epochs of this call only;
         # loss_curve_ and t_ accumulate across warm starts and partial fits.
         self.n_iter_ = 0
-        validation, best_params = None, None
+        validation = None
         if holds_out:
             (X, y, sample_weight), validation = self._validation_split(
                 X, y, sample_weight, rng
             )
-            best_params = network.params.copy()
         n_samples = X.shape[0]
         batch_size = self._batch_size(n_samples)
-        batches = EpochBatches(X, y, sample_weight, batch_size, self.shuffle)
-        noise_rng = rng if network.has_dropout else None
-        loss_name = self._loss_name()
-        monitor = self._dropout_free_monitor(
-            network, X, y, sample_weight, penalty, batch_size, validation
-        )
-        rate_prior = None
-        if network.learned_rate_layers:
-            rate_prior = RatePrior(
-                self._rows_seen(n_samples, incremental), loss_name, y.shape[1]
-            )
         steps_per_epoch = -(-n_samples // batch_size)
-        patience = self._patience(network, steps_per_epoch)
+        self._start_dropout_free_curve(network.has_dropout)
+        loop = EpochLoop(
+            network,
+            optimizer,
+            EpochBatches(X, y, sample_weight, batch_size, self.shuffle),
+            self._loss_name(),
+            penalty,
+            rng,
+            self._no_improvement_tracker(holds_out),
+            patience=self._patience(network, steps_per_epoch),
+            # Held-out rows guard against overfitting, and a descent still
+            # improving them after many epochs may improve them again: under
+            # dropout, wait at least a share of the epochs run so far.
+            patience_share=PATIENCE_SHARE if network.has_dropout and holds_out else 0.0,
+            rate_prior=self._rate_prior(network, n_samples, y.shape[1], incremental),
+            max_norm=self.max_norm,
+            validation=validation,
+            score=self._score_output,
+        )
         max_epochs = self._epoch_budget(network.has_dropout, steps_per_epoch)
         try:
             for _ in range(max_epochs):
                 progress.epoch_begin()
-                total_loss = 0.0
-                try:
-                    for X_batch, y_batch, sw_batch in batches.epoch(rng):
-                        if sw_batch is not None and not sw_batch.any():
-                            # A batch of zero total weight has no gradient
-                            # (a mean over it would divide by zero): skip it.
-                            continue
-                        loss = train_on_batch(
-                            network, optimizer, loss_name, penalty,
-                            X_batch, y_batch, sw_batch, noise_rng, rate_prior,
-                        )  # fmt: skip
-                        if self.max_norm is not None:
-                            network.apply_max_norm(self.max_norm)
-                        total_loss += loss * X_batch.shape[0]
-                    if not np.isfinite(network.params).all():
-                        raise NonFiniteTrainingError(
-                            "the weights became infinite or NaN"
-                        )
-                    overflowed = optimizer.non_finite_state()
-                    if overflowed is not None:
-                        raise NonFiniteTrainingError(
-                            f"the optimizer's {overflowed} became infinite or "
-                            f"NaN (gradients too large for {network.dtype})"
-                        )
-                except NonFiniteTrainingError as exc:
-                    raise NonFiniteTrainingError(
-                        f"{exc} in epoch {self.n_iter_ + 1}"
-                    ) from None
-                converged = self._end_epoch(
-                    network, optimizer, total_loss / n_samples, n_samples,
-                    validation, best_params, monitor, patience, rate_prior,
-                )  # fmt: skip
+                self._record_epoch(loop.train_epoch(), n_samples)
+                converged = loop.end_epoch(self.t_, self.verbose)
+                self._record_tracker(loop.tracker)
                 # A callback may ask to stop, as a converged run does.
                 if progress.epoch_end() or converged or incremental:
                     break
@@ -228,25 +190,58 @@ class StochasticFitMixin:
                     )
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.", stacklevel=2)
-        if best_params is not None:
-            network.params[...] = best_params
+        loop.restore_best()
         return validation
 
-    def _dropout_free_monitor(
-        self, network, X, y, sample_weight, penalty, batch_size, validation
-    ):
-        """The stopping rule's objective under dropout: None without dropout,
-        where the training loss is already well defined, and with held-out
-        rows, whose loss is recorded instead (see :meth:`_end_epoch`)."""
-        if not network.has_dropout:
+    def _continued_optimizer(self, network, incremental):
+        """The optimiser of this call: the previous call's for ``partial_fit``
+        with the same solver and network, else a new one."""
+        previous = getattr(self, "_optimizer", None)
+        if (
+            not incremental
+            or previous is None
+            or previous.name != self.solver
+            or previous.n_params not in (None, network.params.size)
+        ):
+            # partial_fit after set_params(solver=...) starts the new
+            # optimiser's state afresh rather than step with the old one.
+            self._optimizer = self._new_optimizer(network)
+        self._optimizer.match_dtype(network.dtype)
+        return self._optimizer
+
+    def _start_dropout_free_curve(self, has_dropout):
+        """``dropout_free_loss_curve_``: ``None`` without dropout, where the
+        training loss is already well defined; under dropout, the curve of
+        earlier calls goes on."""
+        if not has_dropout:
             self.dropout_free_loss_curve_ = None
-            return None
-        if not isinstance(getattr(self, "dropout_free_loss_curve_", None), list):
+        elif not isinstance(getattr(self, "dropout_free_loss_curve_", None), list):
             self.dropout_free_loss_curve_ = []
-        if validation is not None:
+
+    def _no_improvement_tracker(self, holds_out):
+        """The stopping rule's tracker for this call, continuing the best
+        value and count kept by earlier calls: the held-out score's if rows
+        are held out, else the loss's."""
+        best = self.best_validation_score_ if holds_out else self.best_loss_
+        return NoImprovementTracker(
+            self.tol, best, self._no_improvement_count, higher_is_better=holds_out
+        )
+
+    def _record_tracker(self, tracker):
+        """Keep the tracker's state, which the next warm start or
+        ``partial_fit`` continues from."""
+        if tracker.higher_is_better:
+            self.best_validation_score_ = tracker.best
+        else:
+            self.best_loss_ = tracker.best
+        self._no_improvement_count = tracker.count
+
+    def _rate_prior(self, network, n_samples, n_outputs, incremental):
+        """The regulariser of the learned rates, ``None`` without any."""
+        if not network.learned_rate_layers:
             return None
-        return DropoutFreeLoss(
-            X, y, sample_weight, self._loss_name(), penalty, batch_size
+        return RatePrior(
+            self._rows_seen(n_samples, incremental), self._loss_name(), n_outputs
         )
 
     def _rows_seen(self, n_samples, incremental):
@@ -278,78 +273,18 @@ class StochasticFitMixin:
             return DEFAULT_MAX_ITER
         return max(DEFAULT_MAX_ITER, -(-MIN_DROPOUT_STEPS // steps_per_epoch))
 
-    def _end_epoch(
-        self,
-        network,
-        optimizer,
-        loss,
-        n_samples,
-        validation,
-        best_params,
-        monitor,
-        patience,
-        rate_prior,
-    ):
-        """Record an epoch; return whether training should stop.
-
-        Without held-out rows, the stopping rule reads the training loss,
-        or under dropout the ``monitor``'s loss without dropout. With them,
-        it reads their score, and one pass of the whole network over them
-        also gives the curve without dropout and the learned rates' unit.
-        """
+    def _record_epoch(self, epoch, n_samples):
+        """Add an epoch's :class:`~skdrop._core.epochs.EpochRecord` to the
+        fitted records; print it with ``verbose``."""
         self.n_iter_ += 1
-        self.loss_ = loss
+        self.loss_ = epoch.loss
         self.t_ += n_samples
-        self.loss_curve_.append(loss)
+        self.loss_curve_.append(epoch.loss)
         if self.verbose:
-            print(f"Iteration {self.n_iter_}, loss = {loss:.8f}")
-        judged = loss
-        if monitor is not None:
-            judged = monitor(network)
-            self.dropout_free_loss_curve_.append(judged)
-        if validation is None:
-            tracker = NoImprovementTracker(
-                self.tol, self.best_loss_, self._no_improvement_count, False
-            )
-            tracker.record(judged)
-            self.best_loss_ = tracker.best
-            what = "Training loss"
-        else:
-            X_val, y_val, sw_val = validation
-            output = network.predict(X_val)
-            score = self._score_output(output, y_val, sw_val)
-            if self.dropout_free_loss_curve_ is not None:
-                self.dropout_free_loss_curve_.append(
-                    LOSSES[self._loss_name()](y_val, output, sw_val)
-                )
-            if rate_prior is not None:
-                rate_prior.held_out_squared_residual = mean_squared_residual(
-                    y_val, output, sw_val
-                )
-            self.validation_scores_.append(score)
+            print(f"Iteration {self.n_iter_}, loss = {epoch.loss:.8f}")
+        if epoch.dropout_free_loss is not None:
+            self.dropout_free_loss_curve_.append(epoch.dropout_free_loss)
+        if epoch.validation_score is not None:
+            self.validation_scores_.append(epoch.validation_score)
             if self.verbose:
-                print(f"Validation score: {score:f}")
-            tracker = NoImprovementTracker(
-                self.tol, self.best_validation_score_, self._no_improvement_count, True
-            )
-            if tracker.record(score):
-                best_params[...] = network.params
-            self.best_validation_score_ = tracker.best
-            what = "Validation score"
-        self._no_improvement_count = tracker.count
-        optimizer.iteration_ends(self.t_)
-        if network.has_dropout and validation is not None:
-            # Held-out rows guard against overfitting, and a descent still
-            # improving them after many epochs may improve them again: wait
-            # at least a share of the epochs run so far.
-            patience = max(patience, math.ceil(PATIENCE_SHARE * self.n_iter_))
-        if tracker.count <= patience:
-            return False
-        msg = (
-            f"{what} did not improve more than tol={self.tol:f} for "
-            f"{patience} consecutive epochs."
-        )
-        if optimizer.trigger_stopping(msg, self.verbose):
-            return True
-        self._no_improvement_count = 0
-        return False
+                print(f"Validation score: {epoch.validation_score:f}")

@@ -57,6 +57,21 @@ def test_partial_fit_runs_one_epoch_per_call_and_accumulates(classification):
     assert len(clf.loss_curve_) == 2
 
 
+def test_the_stopping_records_continue_across_partial_fit_calls(classification):
+    """Each call's tracker starts from the best loss and count the previous
+    call kept: with a tol no epoch beats, the count grows by one a call."""
+    X, y = classification
+    clf = DropoutMLPClassifier(
+        dropout_rate=0.0, tol=1e6, n_iter_no_change=100, random_state=0
+    )
+    counts = []
+    for _ in range(4):
+        clf.partial_fit(X, y, classes=np.unique(y))
+        counts.append(clf._no_improvement_count)
+    assert counts == [0, 1, 2, 3]
+    assert clf.best_loss_ == min(clf.loss_curve_)
+
+
 def test_partial_fit_draws_new_masks_at_every_call():
     """Fed the same single row twice, the two updates drop different units.
 

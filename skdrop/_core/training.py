@@ -1,7 +1,7 @@
 """Training pieces that are pure NumPy: batches, steps, stopping, L-BFGS.
 
-The estimator layer strings these together (epochs, callbacks, warnings,
-fitted attributes); nothing here knows of estimators.
+The epoch loop (:mod:`skdrop._core.epochs`) strings the pieces of the
+stochastic solvers together; nothing here knows of estimators.
 """
 
 import math
