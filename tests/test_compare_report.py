@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from skdrop.compare import report
+from skdrop.compare import formatting, report
 from skdrop.compare.stats import corrected_interval
 
 
@@ -89,8 +89,8 @@ def test_chosen_values_are_counted_most_common_first():
 
 
 def test_plus_minus_keeps_fewer_digits_for_large_values():
-    assert report._plus_minus(_interval(0.8, 0.9)) == "0.850 ± 0.050"
-    assert report._plus_minus(_interval(1000.0, 1200.0)) == "1100.0 ± 100.0"
+    assert formatting._plus_minus(_interval(0.8, 0.9)) == "0.850 ± 0.050"
+    assert formatting._plus_minus(_interval(1000.0, 1200.0)) == "1100.0 ± 100.0"
 
 
 def test_json_keeps_non_ascii_text_and_ends_the_line():

@@ -2,8 +2,10 @@
 Carlo averaged probabilities, their paired differences and verdict."""
 
 from .formatting import (
+    DIFFERENCE_COLUMNS,
+    _difference_cells,
     _interval_dict,
-    _plus_minus,
+    _score_cell,
     _signed_interval,
     _table,
     _verdict,
@@ -104,19 +106,12 @@ def _calibration_tables(report):
     rows = []
     for name, model in calibration["models"].items():
         short = name.replace("sklearn ", "").replace("skdrop ", "")
-        cells = [
-            _plus_minus(model[key]) if key in model else "-"
-            for key, _ in VARIANT_SCORES
-        ]
-        rows.append([short, *cells])
+        rows.append([short, *[_score_cell(model, key) for key, _ in VARIANT_SCORES]])
     differences = [
         [
             d["comparison"],
             _VARIANT_NAMES[d["skdrop_probabilities"]],
-            d["label"],
-            _signed_interval(d),
-            f"{d['p_value']:.3f}",
-            d["verdict"],
+            *_difference_cells(d),
         ]
         for d in calibration["differences"]
     ]
@@ -131,17 +126,7 @@ def _calibration_tables(report):
         "",
         "Paired differences after temperature scaling, skdrop - sklearn (both "
         "temperature-scaled), on the same test folds:",
-        *_table(
-            [
-                "setting",
-                "skdrop probabilities",
-                "metric",
-                "difference [95 % CI]",
-                "p",
-                "verdict",
-            ],
-            differences,
-        ),
+        *_table(["setting", "skdrop probabilities", *DIFFERENCE_COLUMNS], differences),
         "",
         calibration["verdict"],
     ]

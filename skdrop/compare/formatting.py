@@ -42,6 +42,11 @@ def _grid(values):
     return "{" + ", ".join(_value(v) for v in values) + "}"
 
 
+def _score_cell(scores, key):
+    """``scores[key]`` as mean ± half-width, or ``'-'`` where it was not measured."""
+    return _plus_minus(scores[key]) if key in scores else "-"
+
+
 def _plus_minus(interval):
     half = interval["high"] - interval["mean"]
     digits = 3 if abs(interval["mean"]) < 100 else 1
@@ -50,3 +55,17 @@ def _plus_minus(interval):
 
 def _signed_interval(interval):
     return f"{interval['mean']:+.4f} [{interval['low']:+.4f}, {interval['high']:+.4f}]"
+
+
+# The columns of a table of paired differences after those saying what was
+# compared; ``_difference_cells`` fills them.
+DIFFERENCE_COLUMNS = ["metric", "difference [95 % CI]", "p", "verdict"]
+
+
+def _difference_cells(difference):
+    return [
+        difference["label"],
+        _signed_interval(difference),
+        f"{difference['p_value']:.3f}",
+        difference["verdict"],
+    ]

@@ -7,9 +7,11 @@ import numpy as np
 
 from .calibration_report import _calibration_summary, _calibration_tables
 from .formatting import (
+    DIFFERENCE_COLUMNS,
+    _difference_cells,
     _grid,
     _interval_dict,
-    _plus_minus,
+    _score_cell,
     _signed_interval,
     _table,
     _value,
@@ -269,28 +271,16 @@ def _tables(report):
     header = ["", *short]
     rows = []
     for label, key in metric_rows:
-        cells = [
-            _plus_minus(models[n][key]) if key in models[n] else "-" for n in names
-        ]
-        rows.append([label, *cells])
+        rows.append([label, *[_score_cell(models[n], key) for n in names]])
     rows.append(["chosen", *[_chosen(models[n]) for n in names]])
     differences = [
-        [
-            d["comparison"],
-            d["label"],
-            _signed_interval(d),
-            f"{d['p_value']:.3f}",
-            d["verdict"],
-        ]
-        for d in report["differences"]
+        [d["comparison"], *_difference_cells(d)] for d in report["differences"]
     ]
     return [
         *_table(header, rows),
         "",
         "Paired differences, skdrop - sklearn, on the same test folds:",
-        *_table(
-            ["setting", "metric", "difference [95 % CI]", "p", "verdict"], differences
-        ),
+        *_table(["setting", *DIFFERENCE_COLUMNS], differences),
         "",
         report["verdict"],
         *_calibration_tables(report),
