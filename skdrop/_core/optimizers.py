@@ -201,10 +201,8 @@ class SGD(Optimizer):
 
     Parameters
     ----------
-    n_params : int
-        Length of the flat parameter vector.
-    dtype : numpy dtype
-    learning_rate_init : float
+    n_params, dtype, learning_rate_init
+        As for :class:`Optimizer`.
     lr_schedule : {'constant', 'invscaling', 'adaptive'}
     momentum : float in [0, 1]
     nesterov : bool
@@ -308,9 +306,8 @@ class Adam(Optimizer):
 
     Parameters
     ----------
-    n_params : int
-    dtype : numpy dtype
-    learning_rate_init : float
+    n_params, dtype, learning_rate_init
+        As for :class:`Optimizer`.
     beta_1, beta_2 : float in [0, 1)
         Decay rates of the first and second moments.
     epsilon : float
