@@ -74,12 +74,15 @@ class BaseDropoutMLP(
     def _store_parameters(self, arguments):
         """Store every ``__init__`` argument unchanged, under its own name.
 
-        ``arguments`` is the ``locals()`` of the estimator's ``__init__``:
-        scikit-learn reads the parameters from that signature, which is
-        then the one list of them.
+        ``arguments`` is the ``locals()`` of the estimator's ``__init__``,
+        taken before it sets anything else: scikit-learn reads the
+        parameters from that signature, which is then the one list of them.
+        The names come from ``arguments``, not from ``_get_param_names``, so
+        that a user's subclass may add parameters and call this ``__init__``.
         """
-        for name in self._get_param_names():
-            setattr(self, name, arguments[name])
+        for name, value in arguments.items():
+            if name != "self":
+                setattr(self, name, value)
 
     # -- data -----------------------------------------------------------
     def _validate_input(self, X, y, incremental, reset):

@@ -58,6 +58,18 @@ def test_every_sklearn_parameter_has_the_same_default_and_position(ours, theirs)
     assert set(ours_only) <= set(ours._parameter_constraints)
 
 
+@pytest.mark.parametrize("Estimator", [DropoutMLPClassifier, DropoutMLPRegressor])
+def test_a_subclass_may_add_a_parameter_and_call_the_estimators_init(Estimator):
+    class WithExtra(Estimator):
+        def __init__(self, hidden_layer_sizes=(100,), *, extra=1):
+            super().__init__(hidden_layer_sizes=hidden_layer_sizes)
+            self.extra = extra
+
+    model = WithExtra((3,), extra=2)
+    assert model.get_params()["extra"] == 2
+    assert model.hidden_layer_sizes == (3,) and model.solver == "adam"
+
+
 @pytest.mark.parametrize(("ours", "theirs"), PAIRS)
 def test_parameter_constraints_extend_sklearns(ours, theirs):
     for name in theirs._parameter_constraints:
