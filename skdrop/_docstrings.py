@@ -7,7 +7,9 @@ line holding only that block's marker: ``MLP_PARAMETERS``,
 method's docstring documents its input with ``X_PARAMETER``.
 :func:`fill_shared_sections` puts each block in place, indented as its
 marker, so that numpydoc and ``help()`` see one ordinary docstring;
-:func:`with_shared_sections` does so for a class and its methods.
+:func:`with_shared_sections` does so for a class and its methods, and
+:func:`fill_markers` with any other blocks (those of
+:mod:`skdrop.uncertainty`).
 Parameters are split into two blocks because numpydoc lists them in the
 order of the signature, and each estimator has its own entries in between
 (the regressor's ``loss`` first, each one's ``dropout_rate`` default).
