@@ -222,7 +222,9 @@ def test_threshold_is_clamped_below_one():
 
 
 def test_a_new_kind_is_one_class(monkeypatch):
-    monkeypatch.setattr(_noise, "NOISE", {})
+    fresh = {}
+    monkeypatch.setattr(_noise, "NOISE", fresh)
+    monkeypatch.setattr(Noise, "registry", fresh)
 
     class Halving(Noise):
         """``'halving'``: every unit at half its value (a test kind)."""
@@ -251,7 +253,9 @@ def test_a_new_kind_is_one_class(monkeypatch):
 
 
 def test_the_docstrings_list_every_registered_kind(monkeypatch):
-    monkeypatch.setattr(_noise, "NOISE", {})
+    fresh = {}
+    monkeypatch.setattr(_noise, "NOISE", fresh)
+    monkeypatch.setattr(Noise, "registry", fresh)
 
     class Halving(Noise):
         """``'halving'``: every unit at half

@@ -180,7 +180,9 @@ def test_solver_constraint_is_the_registry(Estimator):
 
 
 def test_a_subclass_registers_itself_and_only_updates_blocks(monkeypatch):
-    monkeypatch.setattr(_optimizers, "OPTIMIZERS", {})
+    fresh = {}
+    monkeypatch.setattr(_optimizers, "OPTIMIZERS", fresh)
+    monkeypatch.setattr(Optimizer, "registry", fresh)
 
     class SignDescent(Optimizer):
         """Moves every parameter by ``-lr * sign(gradient)``."""

@@ -20,6 +20,8 @@ is exactly the derivative of the loss, also for several outputs.
 import numpy as np
 from scipy.special import xlogy
 
+from .registry import Registered
+
 LOSSES = {}
 
 
@@ -34,7 +36,7 @@ def _clip_probability(prob):
     return np.clip(prob, eps, 1 - eps)
 
 
-class Loss:
+class Loss(Registered):
     """A loss of the network's output (base class).
 
     A subclass sets ``name`` (registering one instance in :data:`LOSSES`),
@@ -46,18 +48,14 @@ class Loss:
     activation is its canonical link.
     """
 
-    name = None
+    registry = LOSSES
+    registers_instances = True
     output_activation = None
     estimator = None
     # True for a loss that is a Gaussian negative log-likelihood times the
     # noise variance: learned dropout rates then scale their regulariser by
     # an estimate of that variance (see skdrop._core.concrete).
     scaled_by_noise_variance = False
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        if cls.name is not None:
-            LOSSES[cls.name] = cls()
 
     def __call__(self, y, output, sample_weight=None):
         """The (sample-weighted) mean over rows of :meth:`per_sample`."""

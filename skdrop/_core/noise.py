@@ -25,6 +25,7 @@ import math
 import numpy as np
 
 from .activations import SELU_ALPHA, SELU_SCALE
+from .registry import Registered
 
 RATE_RESOLUTION = 1 << 16
 
@@ -94,7 +95,7 @@ def _fill_keep_chunk(rng, threshold, bits, chunk):
 NOISE = {}
 
 
-class Noise:
+class Noise(Registered):
     """Dropout noise of one layer of ``width`` units (base class).
 
     A subclass sets ``name`` (its ``dropout_type``), gets a one-line
@@ -111,7 +112,7 @@ class Noise:
         Floating-point type of the activations.
     """
 
-    name = None
+    registry = NOISE
     # The hidden activation the noise is made for (None: any); the
     # estimators warn when it is used with another one.
     designed_for_activation = None
@@ -120,11 +121,6 @@ class Noise:
     # (skdrop._core.masking.GroupMasks). A kind that sets it implements
     # draw_shared_mask and shared_mask_scale.
     zeroes_dropped_units = False
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        if cls.name is not None:
-            NOISE[cls.name] = cls
 
     def __init__(self, rate, width, dtype):
         self.rate = rate

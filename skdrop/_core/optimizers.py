@@ -28,12 +28,13 @@ import numpy as np
 from .blocks import UPDATE_BLOCK, add_scaled, block_bounds
 from .hyperparameters import Hyperparameter, derived
 from .optimizer_state import restored_optimizer
+from .registry import Registered
 
 # name -> Optimizer subclass; every subclass with a ``name`` registers itself.
 OPTIMIZERS = {}
 
 
-class Optimizer:
+class Optimizer(Registered):
     """A stochastic optimiser (base class).
 
     A subclass sets ``name`` (its ``solver``), ``state_arrays`` (the names
@@ -52,7 +53,7 @@ class Optimizer:
     learning_rate_init : float
     """
 
-    name = None
+    registry = OPTIMIZERS
     state_arrays = ()
     # Argument -> Hyperparameter: the estimator parameter that sets it and
     # what it allows. Finite upper bounds where infinity would make the loss
@@ -67,10 +68,8 @@ class Optimizer:
     state_ranges = {"learning_rate": (0.0, math.inf, "left")}
 
     def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
         cls._derive_from_declarations()
-        if cls.name is not None:
-            OPTIMIZERS[cls.name] = cls
+        super().__init_subclass__(**kwargs)
 
     @classmethod
     def _derive_from_declarations(cls):
