@@ -1,13 +1,12 @@
 """The command line's argument checks: usage errors before any work."""
 
 import argparse
-import subprocess
 import sys
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support import usage_error
+from support import start_in_background, usage_error
 
 import skdrop
 from skdrop.compare import run as _compare
@@ -156,20 +155,12 @@ def test_too_few_rows_or_rare_classes_are_refused(capsys, tmp_path):
     assert "class 'b'" in line
 
 
-def start_module(*argv):
-    """``python -m skdrop ARGV``, started; ``communicate()`` waits for it."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "skdrop", *argv],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
 # Started when pytest imports this module: the interpreter's start and
 # skdrop's imports (about 2 s) overlap the tests before it on the second core
 # instead of holding up the test that reads the result.
-USAGE_ERROR_RUN = start_module("compare", "--max-iter", "0")
+USAGE_ERROR_RUN = start_in_background(
+    [sys.executable, "-m", "skdrop", "compare", "--max-iter", "0"]
+)
 
 
 def test_version(capsys):

@@ -11,11 +11,11 @@ where /proc/self/clear_refs cannot reset the peak memory (not Linux)."""
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from support import start_in_background
 
 
 def _installed(name):
@@ -35,15 +35,12 @@ SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "incremental_me
 ROWS, EPOCHS = 200_000, 3
 
 
-def _start(mode):
-    command = [
+def _command(mode):
+    return [
         sys.executable, str(SCRIPT), "--mode", mode, "--json",
         "--rows", str(ROWS), "--chunk-rows", "5000", "--epochs", str(EPOCHS),
         "--test-rows", "10000", "--cap-fraction", "0.25",
     ]  # fmt: skip
-    return subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
 
 
 def _result(returncode, stdout, stderr):
@@ -51,38 +48,21 @@ def _result(returncode, stdout, stderr):
     return json.loads(stdout.strip().splitlines()[-1])
 
 
-def _start_when_collected():
-    """Both runs, started when pytest imports this module.
-
-    Each process measures only its own memory (VmHWM), and most of each run
-    is importing dask and scikit-learn: started at collection, the two runs
-    overlap each other and the tests before this module on the second core
-    instead of holding up the suite when the fixture needs them. Runs no
-    test asked for (deselected, --collect-only) are killed at exit.
-    """
-    import atexit
-
-    processes = {mode: _start(mode) for mode in ("incremental", "in-memory")}
-
-    def kill_unused():
-        for process in processes.values():
-            if process.poll() is None:
-                process.kill()
-                process.communicate()
-
-    atexit.register(kill_unused)
-    return processes
-
-
-PROCESSES = _start_when_collected()
+# Both runs, started when pytest imports this module. Each process measures
+# only its own memory (VmHWM), and most of each run is importing dask and
+# scikit-learn: started at collection, the two runs overlap each other and
+# the tests before this module on the second core instead of holding up the
+# suite when the fixture needs them.
+PROCESSES = {
+    mode: start_in_background(_command(mode)) for mode in ("incremental", "in-memory")
+}
 
 
 @pytest.fixture(scope="module")
 def runs():
-    processes = PROCESSES
-    outputs = {mode: process.communicate() for mode, process in processes.items()}
+    outputs = {mode: process.communicate() for mode, process in PROCESSES.items()}
     return {
-        mode: _result(processes[mode].returncode, *output)
+        mode: _result(PROCESSES[mode].returncode, *output)
         for mode, output in outputs.items()
     }
 
