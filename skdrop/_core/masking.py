@@ -62,9 +62,6 @@ class RowMasks:
         The noise of the input layer, then of each hidden layer (None: none).
     """
 
-    # The pass writes the parameter gradients: nothing to accumulate.
-    accumulates = False
-
     def __init__(self, dropouts):
         self.dropouts = list(dropouts)
         self.scales = [None] * len(self.dropouts)
@@ -107,6 +104,8 @@ class RowMasks:
         return dropout.apply(H, rows_of(self._noisy[layer], H.shape[0], H.shape[1]))
 
     def start_gradient(self, grad, noise_grad):
+        """The pass writes every parameter gradient; the noise's own (learned
+        rates) are added to, so they start at zero."""
         noise_grad[...] = 0.0
 
     def bias_gradient_out(self, layer, gradient, width):
@@ -162,9 +161,6 @@ class GroupMasks:
         Rows sharing one mask; ``"batch"`` for one mask per batch.
     dtype : numpy floating dtype
     """
-
-    # Groups add their gradients into the zeroed full gradient.
-    accumulates = True
 
     def __init__(self, layer_units, dropouts, group_size, dtype):
         self.layer_units = list(layer_units)
@@ -235,6 +231,7 @@ class GroupMasks:
         return H
 
     def start_gradient(self, grad, noise_grad):
+        """Groups add their gradients into the zeroed full gradient."""
         grad.fill(0)
 
     def bias_gradient_out(self, layer, gradient, width):
