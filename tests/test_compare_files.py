@@ -5,6 +5,8 @@ at all; an interrupt, in a fit or between reports, leaves the previous
 reports as they were.
 """
 
+import contextlib
+import copy
 import errno
 import io
 import json
@@ -49,6 +51,34 @@ def data(tmp_path):
 
 def leftovers(folder):
     return [name for name in os.listdir(folder) if name.endswith(".tmp")]
+
+
+@pytest.fixture(scope="module")
+def tiny_comparison():
+    """What the comparison of a TINY run returns, computed once (a real
+    run, its report discarded)."""
+    recorded = []
+    run = _compare.run_comparison
+
+    def recording(*args, **kwargs):
+        recorded.append(run(*args, **kwargs))
+        return recorded[-1]
+
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(None):
+        patch.setattr(_compare, "run_comparison", recording)
+        assert main(["compare", *TINY]) == 0
+    return recorded[0]
+
+
+@pytest.fixture
+def computed_once(monkeypatch, tiny_comparison):
+    """The comparison returns the TINY run's results without fitting again:
+    the tests that use this are about the files written from them."""
+
+    def replay(*args, **kwargs):
+        return copy.deepcopy(tiny_comparison)
+
+    monkeypatch.setattr(_compare, "run_comparison", replay)
 
 
 # -- checked before any work ------------------------------------------------
@@ -137,6 +167,7 @@ def test_reports_are_written_and_old_ones_replaced_whole(tmp_path, capsys):
     assert "JSON written to" in capsys.readouterr().out
 
 
+@pytest.mark.usefixtures("computed_once")
 def test_writing_through_a_symlink_keeps_the_link(tmp_path):
     real = tmp_path / "real.json"
     real.write_text(OLD)
@@ -146,6 +177,7 @@ def test_writing_through_a_symlink_keeps_the_link(tmp_path):
     assert link.is_symlink() and "dataset" in json.loads(real.read_text())
 
 
+@pytest.mark.usefixtures("computed_once")
 def test_a_write_that_fails_part_way_changes_no_report(tmp_path, capsys, monkeypatch):
     report, md = tmp_path / "r.json", tmp_path / "r.md"
     report.write_text(OLD)
@@ -223,6 +255,7 @@ def test_a_users_own_fit_keeps_scikit_learns_interrupt_behaviour(
     assert model.n_iter_ < 50 and model.predict(X).shape == (40,)
 
 
+@pytest.mark.usefixtures("computed_once")
 def test_ctrl_c_while_reports_are_written_changes_none(tmp_path, capsys, monkeypatch):
     report, md = tmp_path / "r.json", tmp_path / "r.md"
     report.write_text(OLD)
@@ -261,6 +294,7 @@ class _FullStream(io.StringIO):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
 
+@pytest.mark.usefixtures("computed_once")
 def test_a_full_stdout_is_one_line_and_the_files_are_still_written(
     tmp_path, capsys, monkeypatch
 ):
