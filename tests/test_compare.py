@@ -19,20 +19,22 @@ TINY = [
 
 
 def mixed_csv(path, task):
-    """Numeric and categorical features; a string label or a float target."""
+    """Numeric, boolean and categorical features, with missing values in a
+    numeric and a categorical column; a boolean label or a float target."""
     rng = np.random.default_rng(0)
     n = 60
     x1, x2 = rng.normal(size=n), rng.uniform(0, 100, size=n)
+    flag = rng.random(n) < 0.5
     colour = rng.choice(["red", "green", "blue"], size=n)
     if task == "classification":
-        target = np.where(x1 + (colour == "red") > 0.3, "yes", "no")
+        target = x1 + (colour == "red") > 0.3
     else:
         target = 3 * x1 + (colour == "blue") + rng.normal(scale=0.1, size=n)
-    lines = ["x1,x2,colour,target"]
-    lines += [
-        f"{a:.4f},{b:.2f},{c},{t}"
-        for a, b, c, t in zip(x1, x2, colour, target, strict=True)
-    ]
+    lines = ["x1,x2,flag,colour,target"]
+    for i, (a, b, f, c, t) in enumerate(zip(x1, x2, flag, colour, target, strict=True)):
+        b = "" if i % 11 == 0 else f"{b:.2f}"
+        c = "" if i % 7 == 0 else c
+        lines.append(f"{a:.4f},{b},{f},{c},{t}")
     path.write_text("\n".join(lines) + "\n")
     return str(path)
 
@@ -43,14 +45,17 @@ def test_csv_round_trip_to_json(tmp_path, capsys, task):
     out = tmp_path / "report.json"
     main(["compare", "--csv", csv, "--target", "target", "--json", str(out), *TINY])
     text = capsys.readouterr().out
-    assert "1 categorical, one-hot encoded" in text and "Verdict" in text
+    # Booleans count as categories; missing values are imputed.
+    assert "2 categorical, one-hot encoded" in text and "Verdict" in text
+    if task == "classification":
+        assert "classification (target is not numeric)" in text
     report = json.loads(out.read_text())
     assert set(report) >= {
         "dataset", "settings", "search", "models", "differences", "verdict",
         "blas_threads_per_worker", "elapsed_seconds", "skdrop_version",
     }  # fmt: skip
     assert report["dataset"]["task"] == task
-    assert report["dataset"]["categorical_columns"] == ["colour"]
+    assert report["dataset"]["categorical_columns"] == ["flag", "colour"]
     assert report["search"]["skdrop"]["grid"] == [0.0, 0.5]
     assert report["search"]["sklearn"]["grid"] == [0.0001, 0.1]
     assert len(report["models"]) == 4
@@ -153,21 +158,6 @@ def test_regression_dataset_in_two_workers(diabetes_run):
 
 def test_no_progress_bar_when_stderr_is_not_a_terminal(iris_run):
     assert iris_run["err"] == ""
-
-
-def test_csv_with_boolean_and_missing_values(tmp_path, capsys):
-    rng = np.random.default_rng(1)
-    lines = ["x,flag,colour,label"]
-    for i in range(40):
-        colour = "" if i % 7 == 0 else rng.choice(["red", "blue"])
-        x = "" if i % 11 == 0 else f"{rng.normal():.3f}"
-        lines.append(f"{x},{rng.random() < 0.5},{colour},{i % 2 == 0}")
-    path = tmp_path / "mixed.csv"
-    path.write_text("\n".join(lines) + "\n")
-    main(["compare", "--csv", str(path), "--target", "label", *TINY])
-    text = capsys.readouterr().out
-    assert "2 categorical, one-hot encoded" in text
-    assert "classification (target is not numeric)" in text
 
 
 def test_progress_bar_draws_on_a_terminal_and_degrades_without_rich(
