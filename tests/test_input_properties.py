@@ -81,52 +81,62 @@ def _fitted_state(estimator):
 
 
 # -- data generation -----------------------------------------------------------
-FAULTS_X = {
-    # name: (expected exception types, message pattern) or None for success
-    "clean": None,
-    "float32": None,
-    "int": None,
-    "bool": None,
-    "fortran": None,
-    "non_contiguous": None,
-    "list": None,
-    "sparse_csr_explicit_zeros": None,
-    "sparse_csc_explicit_zeros": None,
-    "pandas": None,
-    "object_numbers": None,
-    "nan": (ValueError, r"Input X contains NaN"),
-    "inf": (ValueError, r"Input X contains infinity"),
-    "neg_inf": (ValueError, r"Input X contains infinity"),
-    "empty": (ValueError, r"0 sample\(s\)"),
-    "no_features": (ValueError, r"0 feature\(s\)"),
-    "three_d": (ValueError, r"dim 3"),
-    "one_d": (ValueError, r"Expected 2D array, got 1D array"),
-    "complex": (ValueError, r"Complex data not supported"),
-    "object_strings": (ValueError, r"could not convert string to float"),
-    "sparse_nan": (ValueError, r"Input X contains NaN"),
-}
+def _faults(argument, accepted, refused):
+    """Every fault of ``argument``: None where it is accepted, else the
+    pattern of the ValueError's message; NaN and infinity are refused naming
+    the argument."""
+    return {
+        **dict.fromkeys(accepted),
+        "nan": rf"Input {argument} contains NaN",
+        "inf": rf"Input {argument} contains infinity",
+        **refused,
+    }
 
-FAULTS_Y = {
-    "clean": None,
-    "nan": (ValueError, r"Input y contains NaN"),
-    "inf": (ValueError, r"Input y contains infinity"),
-    "short": (ValueError, r"inconsistent numbers of samples"),
-    "complex": (ValueError, r"Complex data not supported"),
-}
 
-FAULTS_SW = {
-    "none": None,
-    "ones": None,
-    "some_zero": None,
-    "list": None,
-    "nan": (ValueError, r"Input sample_weight contains NaN"),
-    "inf": (ValueError, r"Input sample_weight contains infinity"),
-    "negative": (ValueError, r"Negative values in data passed to `sample_weight`"),
-    "all_zero": (ValueError, r"Sample weights must contain at least one non-zero"),
-    "short": (ValueError, r"sample_weight.shape == \(\d+,\), expected \(\d+,\)"),
-    "two_d": (ValueError, r"Sample weights must be 1D array or scalar"),
-    "strings": (ValueError, r"could not convert string to float"),
-}
+COMPLEX = r"Complex data not supported"
+NOT_NUMBERS = r"could not convert string to float"
+FAULTS_X = _faults(
+    "X",
+    accepted=[
+        "clean",
+        "float32",
+        "int",
+        "bool",
+        "fortran",
+        "non_contiguous",
+        "list",
+        "sparse_csr_explicit_zeros",
+        "sparse_csc_explicit_zeros",
+        "pandas",
+        "object_numbers",
+    ],
+    refused={
+        "neg_inf": r"Input X contains infinity",
+        "empty": r"0 sample\(s\)",
+        "no_features": r"0 feature\(s\)",
+        "three_d": r"dim 3",
+        "one_d": r"Expected 2D array, got 1D array",
+        "complex": COMPLEX,
+        "object_strings": NOT_NUMBERS,
+        "sparse_nan": r"Input X contains NaN",
+    },
+)
+FAULTS_Y = _faults(
+    "y",
+    accepted=["clean"],
+    refused={"short": r"inconsistent numbers of samples", "complex": COMPLEX},
+)
+FAULTS_SW = _faults(
+    "sample_weight",
+    accepted=["none", "ones", "some_zero", "list"],
+    refused={
+        "negative": r"Negative values in data passed to `sample_weight`",
+        "all_zero": r"Sample weights must contain at least one non-zero",
+        "short": r"sample_weight.shape == \(\d+,\), expected \(\d+,\)",
+        "two_d": r"Sample weights must be 1D array or scalar",
+        "strings": NOT_NUMBERS,
+    },
+)
 
 
 def _make_X(base, fault):
@@ -253,7 +263,7 @@ def problems(draw):
         sample_weight = None
     expected = FAULTS_X[x_fault] or FAULTS_Y[y_fault] or FAULTS_SW[sw_fault]
     if y_fault == "short" and n_samples == 1:
-        expected = (ValueError, r"0 sample\(s\)")
+        expected = FAULTS_X["empty"]
     if sw_fault == "some_zero" and n_samples == 1 and expected is None:
         expected = FAULTS_SW["all_zero"]
     return {
@@ -311,8 +321,7 @@ def _call(method, *args, expected, **kwargs):
                 raise
             return False
         return True
-    exc_type, pattern = expected
-    with pytest.raises(exc_type, match=pattern):
+    with pytest.raises(ValueError, match=expected):
         method(*args, **kwargs)
     return False
 
@@ -402,9 +411,8 @@ def test_predict_succeeds_or_names_the_problem(problem, params, n_rows, predict_
             X_test = clean_X(n_rows, n_features + 1)
             name = type(estimator).__name__
             expected = (
-                ValueError,
                 rf"X has {n_features + 1} features, but {name} is expecting "
-                rf"{n_features} features",
+                rf"{n_features} features"
             )
         else:
             if predict_fault.startswith("sparse") and n_rows < 2:
