@@ -3,7 +3,8 @@
 ``predict(X, return_std=True)`` adds a constant noise variance to the
 Monte Carlo variance of the dropout passes. :class:`NoiseVarianceMixin`
 sets it at the end of every fit (from held-out rows by likelihood when there
-are some, else from one thinned network's training residuals), gives the
+are some, corrected for early stopping having chosen the epoch on them, else
+from one thinned network's training residuals), gives the
 copies that callbacks take mid-fit their own, and re-estimates it on request
 (``estimate_noise_variance``).
 """
@@ -74,11 +75,18 @@ class NoiseVarianceMixin:
     whole-network ``_forward`` and the regressor's ``_validate_input``.
     """
 
+    _corrects_selection_optimism = True
+
     def _after_fit(self, X, y, sample_weight, validation):
         """``noise_variance_`` from the validation rows, else the training rows."""
+        optimism = vars(self).pop("_selection_optimism", None)
         try:
             if validation is not None:
                 self.noise_variance_ = self._held_out_noise_variance(*validation)
+                if optimism is not None:
+                    # The epoch was chosen on these rows, which flatters
+                    # their residuals: scale by the cross-fitted optimism.
+                    self.noise_variance_ *= max(optimism.factor(), 1.0)
             else:
                 self.noise_variance_ = self._noisy_squared_residual(X, y, sample_weight)
         except ValueError as exc:  # the output overflowed: the fit diverged
@@ -103,7 +111,10 @@ class NoiseVarianceMixin:
         On rows the network was not trained on, each row's predictive
         distribution is a Gaussian with the Monte Carlo mean and the Monte
         Carlo variance plus the noise variance; the noise variance is the
-        one that maximises the rows' log-likelihood (per output).
+        one that maximises the rows' log-likelihood (per output). When the
+        epoch was chosen on the same rows, ``_after_fit`` scales it by the
+        cross-fitted optimism of that choice
+        (:class:`skdrop._core.training.SelectionOptimism`).
         """
         samples = self._monte_carlo_outputs(X, DEFAULT_MC_SAMPLES, self._mc_seed)
         weights = _relative_weights(sample_weight)

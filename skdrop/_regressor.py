@@ -80,7 +80,10 @@ class DropoutMLPRegressor(NoiseVarianceMixin, RegressorMixin, BaseDropoutMLP):
         (``early_stopping=True`` or learned rates): the variance under which
         the Gaussian predictive distributions (Monte Carlo mean, Monte Carlo
         variance plus noise variance) give the held-out rows the highest
-        likelihood. Without: the mean squared residual of one thinned
+        likelihood, scaled up by how much early stopping, which chose the
+        epoch on the same rows, flatters their residuals (cross-fitted on
+        two halves of them: each half's own best epoch, scored on the
+        other half). Without: the mean squared residual of one thinned
         network (one dropout pass) per training row (up to 20,000 rows),
         which dropout keeps from memorising; an upper estimate (it also
         holds part of the model's variance), so intervals err on the wide

@@ -19,7 +19,7 @@ from sklearn.model_selection import train_test_split
 from ._core.concrete import RatePrior
 from ._core.epochs import EpochLoop
 from ._core.optimizers import OPTIMIZERS
-from ._core.training import EpochBatches, NoImprovementTracker
+from ._core.training import EpochBatches, NoImprovementTracker, SelectionOptimism
 
 # scikit-learn's default number of epochs, which max_iter='auto' keeps
 # without dropout.
@@ -38,6 +38,10 @@ MIN_LEARNED_HOLDOUT_ROWS = 10
 
 class StochasticFitMixin:
     """The epoch loop of ``BaseDropoutMLP`` with a stochastic optimiser."""
+
+    # Whether fit measures how much early stopping flatters the held-out
+    # rows' error (SelectionOptimism): the regressor's noise variance uses it.
+    _corrects_selection_optimism = False
 
     def _new_optimizer(self, network):
         return OPTIMIZERS[self.solver].from_parameters(
@@ -142,11 +146,17 @@ class StochasticFitMixin:
         # As in scikit-learn, n_iter_ counts the epochs of this call only;
         # loss_curve_ and t_ accumulate across warm starts and partial fits.
         self.n_iter_ = 0
-        validation = None
+        validation, selection = None, None
+        vars(self).pop("_selection_optimism", None)
         if holds_out:
             (X, y, sample_weight), validation = self._validation_split(
                 X, y, sample_weight, rng
             )
+            if self._corrects_selection_optimism:
+                # Read by the regressor's noise variance after the fit.
+                selection = self._selection_optimism = SelectionOptimism(
+                    validation[1], validation[2]
+                )
         n_samples = X.shape[0]
         batch_size = self._batch_size(n_samples)
         steps_per_epoch = -(-n_samples // batch_size)
@@ -168,6 +178,7 @@ class StochasticFitMixin:
             max_norm=self.max_norm,
             validation=validation,
             score=self._score_output,
+            selection=selection,
         )
         max_epochs = self._epoch_budget(network.has_dropout, steps_per_epoch)
         try:

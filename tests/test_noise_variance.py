@@ -218,6 +218,25 @@ def test_learned_rates_measure_the_noise_on_held_out_rows():
     assert _coverage(reg) > 0.9
 
 
+def test_held_out_noise_is_scaled_by_the_optimism_of_early_stopping(monkeypatch):
+    # The epoch is chosen on the held-out rows, which flatters them: the
+    # noise variance is at least the likelihood-maximising one on those rows.
+    X, y = _overfitting_problem(seed=1)
+    captured = {}
+    plain = _Regressor._held_out_noise_variance
+
+    def capture(self, *validation):
+        captured["value"] = plain(self, *validation)
+        return captured["value"].copy()
+
+    monkeypatch.setattr(_Regressor, "_held_out_noise_variance", capture)
+    reg = DropoutMLPRegressor(
+        hidden_layer_sizes=(32,), early_stopping=True, random_state=0
+    ).fit(X, y)
+    assert not hasattr(reg, "_selection_optimism")
+    assert (reg.noise_variance_ >= captured["value"]).all()
+
+
 def test_return_std_works_and_agrees_on_copies_of_a_model():
     X, y = _overfitting_problem()
     reg = DropoutMLPRegressor(hidden_layer_sizes=(8,), max_iter=3, random_state=0)

@@ -14,6 +14,7 @@ from skdrop._core.training import (
     EpochBatches,
     NoImprovementTracker,
     NonFiniteTrainingError,
+    SelectionOptimism,
     minimize_lbfgs,
     train_on_batch,
 )
@@ -182,3 +183,35 @@ def test_dropout_free_loss_samples_a_quarter_of_the_rows_up_to_a_cap(n_rows, exp
     y = np.zeros((n_rows, 1))
     monitor = DropoutFreeLoss(X, y, None, "squared_error", L2Penalty(0.0, 3), 10)
     assert monitor.X.shape[0] == expected
+
+
+# -- the optimism of choosing the epoch on the held-out rows ---------------
+def test_selection_optimism_is_one_with_a_single_epoch():
+    y = np.arange(6.0).reshape(-1, 1)
+    optimism = SelectionOptimism(y, None)
+    optimism.record(y + 0.5, chosen=True)
+    assert optimism.factor() == pytest.approx(1.0)
+
+
+def test_selection_optimism_scores_each_half_at_the_other_halfs_best_epoch():
+    # Rows 0, 2 form one half, rows 1, 3 the other. Epoch 1 fits the first
+    # half exactly, epoch 2 the second; epoch 3, the best on all rows, fits
+    # both halves with residual 0.5.
+    y = np.zeros((4, 1))
+    optimism = SelectionOptimism(y, None)
+    optimism.record(np.array([[0.0], [2.0], [0.0], [2.0]]), chosen=True)
+    optimism.record(np.array([[3.0], [0.0], [3.0], [0.0]]), chosen=False)
+    optimism.record(np.full((4, 1), 0.5), chosen=True)
+    # Crossed: the second half at epoch 1 (2 * 4) and the first half at
+    # epoch 2 (2 * 9); chosen: 4 * 0.25.
+    assert optimism.factor() == pytest.approx((8.0 + 18.0) / 1.0)
+
+
+def test_selection_optimism_weighs_rows_by_relative_sample_weight():
+    y = np.zeros((4, 1))
+    tiny = SelectionOptimism(y, np.full(4, 1e-320))
+    plain = SelectionOptimism(y, None)
+    for output, chosen in [(np.full((4, 1), 1.0), True), (np.full((4, 1), 2.0), False)]:
+        tiny.record(output, chosen)
+        plain.record(output, chosen)
+    assert tiny.factor() == pytest.approx(plain.factor()) == pytest.approx(1.0)

@@ -82,6 +82,9 @@ class EpochLoop:
     score : callable or None, default=None
         ``score(output, y, sample_weight)``: the held-out rows' score of the
         network's output, higher is better. Required with ``validation``.
+    selection : SelectionOptimism or None, default=None
+        With held-out rows, told every epoch's output and whether it is the
+        best so far, to measure how much that choice flatters those rows.
 
     Attributes
     ----------
@@ -107,6 +110,7 @@ class EpochLoop:
         max_norm=None,
         validation=None,
         score=None,
+        selection=None,
     ):
         self.network = network
         self.optimizer = optimizer
@@ -122,6 +126,7 @@ class EpochLoop:
         self.max_norm = max_norm
         self.validation = validation
         self.score = score
+        self.selection = selection
         self.monitor = None
         if network.has_dropout and validation is None:
             self.monitor = DropoutFreeLoss(
@@ -242,6 +247,9 @@ class EpochLoop:
             self.rate_prior.held_out_squared_residual = mean_squared_residual(
                 y, output, sample_weight
             )
-        if self.tracker.record(score):
+        chosen = self.tracker.record(score)
+        if chosen:
             self.best_params[...] = self.network.params
+        if self.selection is not None:
+            self.selection.record(output, chosen)
         return EpochRecord(loss, dropout_free_loss, score)

@@ -178,6 +178,62 @@ class NoImprovementTracker:
         return improved
 
 
+class SelectionOptimism:
+    """How much choosing the epoch on the held-out rows flatters their error.
+
+    Early stopping keeps the epoch whose weights fit the held-out rows best,
+    so those rows' residuals at that epoch understate the error on new
+    rows, more so the fewer rows there are and the longer the noisy
+    validation curve. The rows are split into two fixed halves; besides the
+    epoch chosen on all rows, this follows the epoch each half alone would
+    choose (lowest mean squared residual) and measures it on the other half,
+    whose rows took no part in that choice: a cross-fitted estimate. The
+    ratio of the cross-fitted squared residuals to those of the chosen epoch
+    estimates the optimism, and is at least 1 in expectation.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_rows, n_outputs)
+        The held-out targets.
+    sample_weight : ndarray of shape (n_rows,) or None
+    """
+
+    def __init__(self, y, sample_weight):
+        self.y = y
+        n_rows = y.shape[0]
+        if sample_weight is None:
+            weights = np.ones(n_rows)
+        else:  # relative to the largest: tiny weights do not underflow
+            weights = sample_weight / np.max(sample_weight)
+        halves = np.arange(n_rows) % 2
+        self.weights = [np.where(halves == h, weights, 0.0) for h in (0, 1)]
+        # Per half: best own error so far, the other half's error then, and
+        # both halves' errors at the epoch chosen on all rows.
+        self.best_own = [np.inf, np.inf]
+        self.other_at_best_own = [np.nan, np.nan]
+        self.at_chosen = [np.nan, np.nan]
+
+    def record(self, output, chosen):
+        """Record an epoch's held-out ``output``; ``chosen`` is whether the
+        epoch is the best on all rows so far."""
+        per_row = np.mean((self.y - output) ** 2, axis=1)
+        errors = [float(np.dot(w, per_row)) for w in self.weights]
+        for h in (0, 1):
+            if errors[h] < self.best_own[h]:
+                self.best_own[h] = errors[h]
+                self.other_at_best_own[h] = errors[1 - h]
+        if chosen:
+            self.at_chosen = errors
+
+    def factor(self):
+        """Cross-fitted over chosen-epoch squared residuals (1 if unknown)."""
+        chosen = sum(self.at_chosen)
+        crossed = sum(self.other_at_best_own)
+        if not (np.isfinite(chosen) and np.isfinite(crossed)) or chosen <= 0:
+            return 1.0
+        return crossed / chosen
+
+
 def minimize_lbfgs(network, X, y, sample_weight, loss_name, penalty, options):
     """Fit ``network`` with SciPy's L-BFGS-B on the full batch.
 
