@@ -139,11 +139,16 @@ def test_set_params_changes_dropout():
     assert clf.dropout_rate == 0.2 and clf.input_dropout_rate == 0.1
 
 
+# Standardised iris is learnt in 50 epochs at ten times the default rate:
+# the cross-validation folds below score 0.94-0.98 and the grid search's
+# refit 0.97 (at 200 and 150 epochs of the default rate, which took two to
+# three times as long: 0.90-0.96 and 0.86).
+QUICK_IRIS = dict(max_iter=50, learning_rate_init=0.01, random_state=0)
+
+
 def test_pipeline_with_scaler_and_cross_val_score(iris):
     X, y = iris
-    model = make_pipeline(
-        StandardScaler(), DropoutMLPClassifier(max_iter=200, random_state=0)
-    )
+    model = make_pipeline(StandardScaler(), DropoutMLPClassifier(**QUICK_IRIS))
     scores = cross_val_score(model, X, y, cv=3)
     assert scores.shape == (3,)
     assert scores.mean() > 0.85
@@ -152,8 +157,7 @@ def test_pipeline_with_scaler_and_cross_val_score(iris):
 def test_grid_search_over_dropout_rate_in_a_pipeline(iris):
     X, y = iris
     model = make_pipeline(
-        StandardScaler(),
-        DropoutMLPClassifier(hidden_layer_sizes=(32,), max_iter=150, random_state=0),
+        StandardScaler(), DropoutMLPClassifier(hidden_layer_sizes=(32,), **QUICK_IRIS)
     )
     search = GridSearchCV(
         model, {"dropoutmlpclassifier__dropout_rate": [0.0, 0.2, 0.5]}, cv=3
