@@ -11,10 +11,14 @@ from sklearn.metrics import r2_score
 from skdrop import DropoutMLPRegressor
 from skdrop._regressor import coefficient_of_determination
 
+# 60 epochs at ten times the default rate: R² 0.998 and 0.999 below, as 300
+# epochs of the default rate gave, in a quarter of the time.
+QUICK = dict(max_iter=60, learning_rate_init=0.01, random_state=0)
+
 
 def test_single_output_regression_fits(regression):
     X, y = regression
-    reg = DropoutMLPRegressor(max_iter=300, random_state=0).fit(X, y)
+    reg = DropoutMLPRegressor(**QUICK).fit(X, y)
     assert reg.out_activation_ == "identity"
     assert reg.predict(X).shape == (200,)
     assert reg.score(X, y) > 0.9
@@ -23,7 +27,7 @@ def test_single_output_regression_fits(regression):
 def test_multi_output_regression(regression):
     X, y = regression
     Y = np.column_stack([y, -2 * y])
-    reg = DropoutMLPRegressor(max_iter=300, random_state=0).fit(X, Y)
+    reg = DropoutMLPRegressor(**QUICK).fit(X, Y)
     assert reg.n_outputs_ == 2
     assert reg.predict(X).shape == (200, 2)
     assert reg.score(X, Y) > 0.8
