@@ -1,11 +1,15 @@
 """python -m skdrop compare: whole runs on tiny budgets."""
 
+import importlib
 import json
+import os
 import re
 import sys
+import threading
 
 import numpy as np
 import pytest
+from joblib import Parallel, delayed
 
 from skdrop.compare.cli import main
 
@@ -118,6 +122,26 @@ def iris_run(tmp_path_factory):
         argv += [f"--{option}", str(path)]
     out, err = _run_captured(argv)
     return {"out": out, "err": err, **paths}
+
+
+def _start_two_workers():
+    """joblib's two worker processes, started when pytest imports this
+    module, from a thread: the workers' start, mostly importing
+    scikit-learn (2-5 s on a 2-core machine), overlaps the tests before the
+    diabetes run on the second core, and that run and test_sklearn_compat's
+    loky search reuse them instead of waiting for them. The workers run
+    below the tests' priority, as the runs of support.start_in_background do.
+    """
+
+    def lowered_with_skdrop_imported():
+        os.nice(5)
+        importlib.import_module("skdrop")
+
+    jobs = [delayed(lowered_with_skdrop_imported)() for _ in range(2)]
+    threading.Thread(target=Parallel(n_jobs=2), args=(jobs,), daemon=True).start()
+
+
+_start_two_workers()
 
 
 @pytest.fixture(scope="module")
