@@ -1,8 +1,8 @@
 """Helpers shared by several test modules (imported as ``support``: pytest
 puts this folder on ``sys.path``, as it has no ``__init__.py``).
 
-Fixtures go in ``conftest.py``; these are plain functions, for tests that
-need them inside generated cases or with arguments of their own.
+Fixtures go in ``conftest.py``; these are plain functions and values, for
+tests that need them inside generated cases or with arguments of their own.
 """
 
 import atexit
@@ -12,9 +12,16 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import strategies as st
 
 from skdrop import DropoutMLPClassifier
 from skdrop.compare.cli import main
+
+# st.text()'s default alphabet, every character UTF-8 encodes (all but the
+# surrogates), named by category: for the default, hypothesis tries each of
+# the 1.1 million code points with the codec, 2 s of a run on a fresh
+# checkout (.hypothesis/ caches the result afterwards).
+TEXT_CHARACTERS = st.characters(exclude_categories=["Cs"])
 
 
 def usage_error(capsys, argv):

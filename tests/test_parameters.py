@@ -27,7 +27,7 @@ from sklearn.utils._param_validation import (
     InvalidParameterError,
     validate_parameter_constraints,
 )
-from support import assert_predictions_valid, clean_X
+from support import TEXT_CHARACTERS, assert_predictions_valid, clean_X
 
 from skdrop import DropoutMLPClassifier, DropoutMLPRegressor
 from skdrop._core.activations import HIDDEN_ACTIVATIONS
@@ -74,7 +74,7 @@ ANY_SCALAR = st.one_of(
     st.integers(-2, 2),
     st.booleans(),
     st.none(),
-    st.text(max_size=4),
+    st.text(TEXT_CHARACTERS, max_size=4),
     st.sampled_from(["0.3", "relu", "bernoulli"]),
 )
 RATES = st.one_of(
@@ -363,7 +363,7 @@ JUNK = st.one_of(
     st.booleans(),
     st.integers(-3, 3),
     st.floats(allow_nan=True, allow_infinity=True),
-    st.text(max_size=3),
+    st.text(TEXT_CHARACTERS, max_size=3),
     st.lists(st.floats(-2, 2), max_size=3),
     st.lists(st.integers(-2, 4), max_size=3),
 )

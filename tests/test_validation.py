@@ -14,7 +14,14 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.exceptions import ConvergenceWarning
-from support import assert_same_weights, clean_X, quietly, small_problem, weights_of
+from support import (
+    TEXT_CHARACTERS,
+    assert_same_weights,
+    clean_X,
+    quietly,
+    small_problem,
+    weights_of,
+)
 
 from skdrop import DropoutMLPClassifier, DropoutMLPRegressor
 from skdrop._core.optimizers import SOLVERS
@@ -217,7 +224,9 @@ def test_python_ints_beyond_float64_are_named(exponent, row, column, in_y):
         DropoutMLPRegressor(**TINY).fit(X, y)
 
 
-LABEL_VALUES = st.one_of(st.integers(-3, 3), st.text(min_size=1, max_size=2), st.none())
+LABEL_VALUES = st.one_of(
+    st.integers(-3, 3), st.text(TEXT_CHARACTERS, min_size=1, max_size=2), st.none()
+)
 
 
 @settings(max_examples=30)
@@ -245,7 +254,9 @@ def test_unsortable_labels_are_named(labels):
 @settings(max_examples=25)
 @given(
     values=st.lists(
-        st.one_of(st.text(max_size=3), st.floats(-5, 5).map(str), st.none()),
+        st.one_of(
+            st.text(TEXT_CHARACTERS, max_size=3), st.floats(-5, 5).map(str), st.none()
+        ),
         min_size=10,
         max_size=10,
     ),
