@@ -53,12 +53,14 @@ def start_in_background(command, *, niceness=5, **popen_options):
     their tests came). A run that is timed passes ``niceness=0``. A run that
     no test asked for (deselected, ``--collect-only``) is killed at exit.
     """
+    # os.nice is POSIX's; elsewhere the runs keep the default priority.
+    lowered = niceness and os.name == "posix"
     process = subprocess.Popen(
         command,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        preexec_fn=(lambda: os.nice(niceness)) if niceness else None,
+        preexec_fn=(lambda: os.nice(niceness)) if lowered else None,
         **popen_options,
     )
 

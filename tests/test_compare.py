@@ -134,7 +134,8 @@ def _start_two_workers():
     """
 
     def lowered_with_skdrop_imported():
-        os.nice(5)
+        if os.name == "posix":
+            os.nice(5)
         importlib.import_module("skdrop")
 
     jobs = [delayed(lowered_with_skdrop_imported)() for _ in range(2)]
