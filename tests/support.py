@@ -146,3 +146,32 @@ def assert_predictions_valid(estimator, X_test):
         samples = estimator.predict_samples(X_test, n_samples=3, random_state=0)
         assert samples.shape == (3, *expected_shape)
     assert np.isfinite(samples).all()
+
+
+def run_estimator_check(estimator, check, request):
+    """Run one of scikit-learn's estimator checks; an expected failure (the
+    test's xfail mark) is reported without its traceback.
+
+    pytest rendered the traceback through scikit-learn's checks in 0.2-0.4 s,
+    ten times the check's own time, for a report that ``-rfEsX`` does not
+    show. A check that passes returns and shows as XPASS, as with the mark
+    alone.
+    """
+    expected_failure = request.node.get_closest_marker("xfail")
+    if expected_failure is None:
+        check(estimator)
+        return
+    try:
+        check(estimator)
+    except AssertionError:
+        pytest.xfail(expected_failure.kwargs["reason"])
+
+
+def fresh_registry(monkeypatch, module, name, base):
+    """Give a kind of part an empty registry for one test, so that the parts
+    the test defines do not stay registered (``module.name`` is the
+    registry's public name, ``base`` the kind's base class)."""
+    fresh = {}
+    monkeypatch.setattr(module, name, fresh)
+    monkeypatch.setattr(base, "registry", fresh)
+    return fresh

@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
+from support import fresh_registry
 
 from skdrop import DropoutMLPClassifier, DropoutMLPRegressor
 from skdrop._core import noise as _noise
@@ -222,9 +223,7 @@ def test_threshold_is_clamped_below_one():
 
 
 def test_a_new_kind_is_one_class(monkeypatch):
-    fresh = {}
-    monkeypatch.setattr(_noise, "NOISE", fresh)
-    monkeypatch.setattr(Noise, "registry", fresh)
+    fresh_registry(monkeypatch, _noise, "NOISE", Noise)
 
     class Halving(Noise):
         """``'halving'``: every unit at half its value (a test kind)."""
@@ -253,9 +252,7 @@ def test_a_new_kind_is_one_class(monkeypatch):
 
 
 def test_the_docstrings_list_every_registered_kind(monkeypatch):
-    fresh = {}
-    monkeypatch.setattr(_noise, "NOISE", fresh)
-    monkeypatch.setattr(Noise, "registry", fresh)
+    fresh_registry(monkeypatch, _noise, "NOISE", Noise)
 
     class Halving(Noise):
         """``'halving'``: every unit at half

@@ -11,7 +11,7 @@ from sklearn.neural_network._stochastic_optimizers import (
     AdamOptimizer,
     SGDOptimizer,
 )
-from support import quietly, small_problem, weights_of
+from support import fresh_registry, quietly, small_problem, weights_of
 
 from skdrop import DropoutMLPClassifier, DropoutMLPRegressor
 from skdrop._core import optimizers as _optimizers
@@ -180,9 +180,7 @@ def test_solver_constraint_is_the_registry(Estimator):
 
 
 def test_a_subclass_registers_itself_and_only_updates_blocks(monkeypatch):
-    fresh = {}
-    monkeypatch.setattr(_optimizers, "OPTIMIZERS", fresh)
-    monkeypatch.setattr(Optimizer, "registry", fresh)
+    fresh_registry(monkeypatch, _optimizers, "OPTIMIZERS", Optimizer)
 
     class SignDescent(Optimizer):
         """Moves every parameter by ``-lr * sign(gradient)``."""

@@ -22,6 +22,7 @@ from sklearn.utils.estimator_checks import (
     check_sample_weight_equivalence_on_sparse_data,
     parametrize_with_checks,
 )
+from support import run_estimator_check
 
 from skdrop import DropoutMLPClassifier, DropoutMLPRegressor
 
@@ -81,21 +82,7 @@ def _expected_failed_checks(estimator):
 
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=_expected_failed_checks)
 def test_sklearn_estimator_checks(estimator, check, request):
-    expected_failure = request.node.get_closest_marker("xfail")
-    if expected_failure is None:
-        check(estimator)
-        return
-    # An expected failure is reported without its traceback: pytest rendered
-    # the one through scikit-learn's checks in 0.2-0.4 s, ten times the
-    # check's own time, for a report that -rfEsX does not show. A check that
-    # passes returns and shows as XPASS, as with the mark alone.
-    try:
-        check(estimator)
-    except AssertionError:
-        pass
-    else:
-        return
-    pytest.xfail(expected_failure.kwargs["reason"])
+    run_estimator_check(estimator, check, request)
 
 
 @pytest.mark.parametrize(
