@@ -256,12 +256,12 @@ class BaseDropoutMLP(
             penalty_on_normalized_weights(self.alpha, weight_scale),
             network.n_coef_params,
         )
-        validation = None
+        validation, selection = None, None
         threads = blas_thread_limit(layer_units, self._rows_per_step(X.shape[0]))
         try:
             with limited_blas_threads(threads):
                 if self._solver_is_stochastic():
-                    validation = self._fit_stochastic(
+                    validation, selection = self._fit_stochastic(
                         network,
                         penalty,
                         X,
@@ -276,7 +276,7 @@ class BaseDropoutMLP(
             if not np.isfinite(network.params).all():
                 raise NonFiniteTrainingError("the weights became infinite or NaN")
             self._record_dropout_rates(network)
-            self._after_fit(X, y, sample_weight, validation)
+            self._after_fit(X, y, sample_weight, validation, selection)
         except NonFiniteTrainingError as exc:
             raise ValueError(
                 f"Training diverged: {exc}. {divergence_hint(self, X, y)} The "
@@ -342,11 +342,13 @@ class BaseDropoutMLP(
         self.n_iter_ = _check_optimize_result("lbfgs", result, max_iter)
         self.loss_ = float(result.fun)
 
-    def _after_fit(self, X, y, sample_weight, validation):
+    def _after_fit(self, X, y, sample_weight, validation, selection):
         """Hook for subclasses: statistics computed once training is done.
 
         ``validation`` holds the early-stopping rows ``(X, y, sample_weight)``
-        that training did not see, or ``None``. Raising
+        that training did not see, or ``None``; ``selection`` measures how
+        much choosing the epoch on them flatters their error
+        (``SelectionOptimism``), or is ``None``. Raising
         ``NonFiniteTrainingError`` reports a diverged fit.
         """
 

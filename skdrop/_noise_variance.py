@@ -75,18 +75,14 @@ class NoiseVarianceMixin:
     whole-network ``_forward`` and the regressor's ``_validate_input``.
     """
 
-    _corrects_selection_optimism = True
-
-    def _after_fit(self, X, y, sample_weight, validation):
+    def _after_fit(self, X, y, sample_weight, validation, selection):
         """``noise_variance_`` from the validation rows, else the training rows."""
-        optimism = vars(self).pop("_selection_optimism", None)
         try:
             if validation is not None:
                 self.noise_variance_ = self._held_out_noise_variance(*validation)
-                if optimism is not None:
-                    # The epoch was chosen on these rows, which flatters
-                    # their residuals: scale by the cross-fitted optimism.
-                    self.noise_variance_ *= max(optimism.factor(), 1.0)
+                # The epoch was chosen on these rows, which flatters their
+                # residuals: scale by the cross-fitted optimism.
+                self.noise_variance_ *= max(selection.factor(), 1.0)
             else:
                 self.noise_variance_ = self._noisy_squared_residual(X, y, sample_weight)
         except ValueError as exc:  # the output overflowed: the fit diverged

@@ -39,10 +39,6 @@ MIN_LEARNED_HOLDOUT_ROWS = 10
 class StochasticFitMixin:
     """The epoch loop of ``BaseDropoutMLP`` with a stochastic optimiser."""
 
-    # Whether fit measures how much early stopping flatters the held-out
-    # rows' error (SelectionOptimism): the regressor's noise variance uses it.
-    _corrects_selection_optimism = False
-
     def _new_optimizer(self, network):
         return OPTIMIZERS[self.solver].from_parameters(
             network.params.size, network.dtype, self.get_params(deep=False)
@@ -139,7 +135,9 @@ class StochasticFitMixin:
     def _fit_stochastic(
         self, network, penalty, X, y, sample_weight, rng, incremental, progress
     ):
-        """Train by mini-batches; return the early-stopping rows, or ``None``."""
+        """Train by mini-batches; return the early-stopping rows and how much
+        choosing the epoch on them flatters their error
+        (``SelectionOptimism``), or ``(None, None)``."""
         optimizer = self._continued_optimizer(network, incremental)
         holds_out = self._holds_out_rows(X.shape[0], incremental)
         self._match_records_to_settings(holds_out)
@@ -147,16 +145,11 @@ class StochasticFitMixin:
         # loss_curve_ and t_ accumulate across warm starts and partial fits.
         self.n_iter_ = 0
         validation, selection = None, None
-        vars(self).pop("_selection_optimism", None)
         if holds_out:
             (X, y, sample_weight), validation = self._validation_split(
                 X, y, sample_weight, rng
             )
-            if self._corrects_selection_optimism:
-                # Read by the regressor's noise variance after the fit.
-                selection = self._selection_optimism = SelectionOptimism(
-                    validation[1], validation[2]
-                )
+            selection = SelectionOptimism(validation[1], validation[2])
         n_samples = X.shape[0]
         batch_size = self._batch_size(n_samples)
         steps_per_epoch = -(-n_samples // batch_size)
@@ -202,7 +195,7 @@ class StochasticFitMixin:
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.", stacklevel=2)
         loop.restore_best()
-        return validation
+        return validation, selection
 
     def _continued_optimizer(self, network, incremental):
         """The optimiser of this call: the previous call's for ``partial_fit``
