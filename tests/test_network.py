@@ -13,6 +13,7 @@ import pytest
 import scipy.sparse as sp
 
 from skdrop._core.activations import HIDDEN_ACTIVATIONS, SELU_ALPHA, SELU_SCALE
+from skdrop._core.losses import LOSSES
 from skdrop._core.network import Network
 from skdrop._core.noise import NOISE
 from skdrop._core.penalty import L2Penalty
@@ -55,18 +56,17 @@ def _freeze_masks(network):
             dropout.sample = lambda rng, n_rows: None
 
 
-def _penalized_loss(network, loss, y, sw, alpha):
-    """The last forward pass's loss plus ``alpha / (2 n) * ||W||^2``."""
+def _penalized_loss(network, output, loss, y, sw, alpha):
+    """The loss of ``output`` plus ``alpha / (2 n) * ||W||^2``."""
     weight_sum = len(y) if sw is None else sw.sum()
     weights = network.params[: network.n_coef_params]
-    data = network.loss(loss, y, sw)
+    data = LOSSES[loss](y, output, sw)
     return data + 0.5 * alpha / weight_sum * float(np.dot(weights, weights))
 
 
 def _penalized_gradient(network, X, y, sw, alpha, rng, loss="log_loss"):
     """The gradient training takes: the network's data term plus the penalty."""
-    network.forward(X, rng)
-    weight_sum = network.backward(y, sw, loss)
+    _, weight_sum = network.train_step_gradient(X, y, sw, loss, rng)
     penalty = L2Penalty(alpha, network.n_coef_params)
     scratch = np.empty_like(network.params)
     penalty.add_gradient(
@@ -78,8 +78,8 @@ def _penalized_gradient(network, X, y, sw, alpha, rng, loss="log_loss"):
 def _loss_at(network, params, X, y, sw, loss, alpha, rng):
     saved = network.params.copy()
     network.params[...] = params
-    network.forward(X, rng)
-    value = _penalized_loss(network, loss, y, sw, alpha)
+    output = network.forward(X, rng)
+    value = _penalized_loss(network, output, loss, y, sw, alpha)
     network.params[...] = saved
     return value
 
@@ -176,7 +176,7 @@ def test_float32_stays_float32(kind):
     y = _targets("log_loss", 10, 3, rng).astype(np.float32)
     assert network.forward(X, np.random.default_rng(0)).dtype == np.float32
     assert all(dropout.dtype == np.float32 for dropout in network.dropouts)
-    network.backward(y, None, "log_loss")
+    network.train_step_gradient(X, y, None, "log_loss", np.random.default_rng(0))
     assert network.grad.dtype == np.float32
 
 
@@ -202,7 +202,7 @@ def test_network_gradient_and_loss_leave_out_the_l2_penalty():
     np.testing.assert_array_equal(without[n_weights:], with_penalty[n_weights:])
     penalty = 0.5 * alpha / weight_sum * np.dot(weights, weights)
     assert penalty > 0
-    full = _penalized_loss(network, "log_loss", y, sw, alpha)
+    full = _penalized_loss(network, network.forward(X), "log_loss", y, sw, alpha)
     assert loss + penalty == pytest.approx(full, rel=1e-12)
 
 

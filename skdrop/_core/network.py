@@ -234,32 +234,8 @@ class Network:
         self._ensure_capacity(n_rows)
         masks = self._no_masks if rng is None else self._row_masks
         masks.draw(rng, n_rows)
-        self._last_masks = masks
         weights, biases, output = self.coefs, self.intercepts, self._output[:n_rows]
         return self._forward_rows(X, masks, weights, biases, output, output_activation)
-
-    def backward(self, y, sample_weight, loss_name):
-        """Gradient of the mean loss ``loss_name`` after :meth:`forward`,
-        through the masks of that pass.
-
-        Fills ``coef_grads`` and ``intercept_grads`` (views of ``grad``)
-        and returns the batch's total sample weight. The L2 penalty is not
-        part of it: :class:`skdrop._core.penalty.L2Penalty` adds its
-        gradient. The hidden activations serve as scratch space for their
-        derivatives, so after this call only the output is still valid.
-        """
-        self._ensure_deltas()
-        masks = self._last_masks
-        masks.start_gradient(self.grad, self.noise_grad)
-        weight_sum = _total_weight(y.shape[0], sample_weight)
-        output = self._output[: y.shape[0]]
-        delta = self._output_delta(loss_name, output, y, sample_weight, weight_sum)
-        self._backward_rows(delta, masks, self.coefs)
-        return weight_sum
-
-    def loss(self, loss_name, y, sample_weight):
-        """Loss of the last forward pass (without the L2 penalty)."""
-        return LOSSES[loss_name](y, self._output[: y.shape[0]], sample_weight)
 
     def train_step_gradient(self, X, y, sample_weight, loss_name, rng):
         """Forward (noisy with ``rng``), loss and backward on one batch.
@@ -276,13 +252,14 @@ class Network:
 
         Each group of rows that shares masks runs the forward and the
         backward pass; the gradient of the batch's mean loss goes to
-        ``grad``. Returns the loss (without the L2 penalty) and the batch's
-        total sample weight.
+        ``grad`` (:class:`skdrop._core.penalty.L2Penalty` adds the L2
+        term's). Returns the loss (without the L2 penalty) and the batch's
+        total sample weight. The hidden activations serve as scratch space
+        for their derivatives: afterwards only the output is still valid.
         """
         n_rows = X.shape[0]
         self._ensure_capacity(n_rows)
         self._ensure_deltas()
-        self._last_masks = masks
         masks.start_gradient(self.grad, self.noise_grad)
         weight_sum = _total_weight(n_rows, sample_weight)
         output = self._output[:n_rows]
