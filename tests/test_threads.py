@@ -263,6 +263,23 @@ def test_nested_limits_take_the_lowest_and_come_back_in_order():
     assert max(_blas_threads()) == 2
 
 
+def test_a_block_inside_a_lower_or_equal_limit_changes_nothing(monkeypatch):
+    # Prediction inside fit (the dropout-free loss, every epoch) asks again
+    # for the limit the fit holds: no controller is consulted, and the
+    # outer block's limit still holds after the inner one ends.
+    before = _blas_threads()
+    with limited_blas_threads(1):
+        monkeypatch.setattr(
+            "skdrop._core.threads._controllers",
+            lambda: pytest.fail("a nested block set a limit again"),
+        )
+        with limited_blas_threads(1), limited_blas_threads(2):
+            assert set(_blas_threads()) == {1}
+        assert set(_blas_threads()) == {1}
+        monkeypatch.undo()
+    assert _blas_threads() == before
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_a_child_forked_while_another_thread_holds_the_limit_can_use_it():
     # The lock is held only while a limit changes; a fork at that moment

@@ -95,6 +95,8 @@ def _release_openblas_control():
 
 
 _SHARED_LIMIT = _SharedLimit()
+# The limit of the innermost block the calling thread is running, if any.
+_THIS_THREAD = threading.local()
 if hasattr(os, "register_at_fork"):
     # A child forked while another thread held the lock would wait for it
     # forever: that thread does not exist in the child.
@@ -130,13 +132,19 @@ def limited_blas_threads(limit):
     comes back when the last one ends. While one thread is in such a block,
     the process's other threads share its BLAS limit as well.
     """
-    if limit is None:
+    held = getattr(_THIS_THREAD, "limit", None)
+    if limit is None or (held is not None and held <= limit):
+        # A block of this thread already holds the process at or below the
+        # limit (prediction inside fit, once per epoch under dropout):
+        # nothing would change, so none of the two limits is set again.
         yield
         return
     shared, per_thread = _controllers()
     _SHARED_LIMIT.enter(shared, limit)
+    _THIS_THREAD.limit = limit
     try:
         with per_thread.limit(limits=limit, user_api="blas"):
             yield
     finally:
+        _THIS_THREAD.limit = held
         _SHARED_LIMIT.leave(shared, limit)
