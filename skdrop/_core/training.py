@@ -132,10 +132,14 @@ class DropoutFreeLoss:
         self.loss = LOSSES[loss_name]
         self.penalty = penalty
         self.rows_per_batch = rows_per_batch
+        self._output = None
 
     def __call__(self, network):
         """The sample's mean loss plus the L2 term of a batch."""
-        output = network.predict(self.X)
+        if self._output is None:  # one buffer for every epoch's pass
+            shape = (self.X.shape[0], network.layer_units[-1])
+            self._output = np.empty(shape, dtype=network.dtype)
+        output = network.predict(self.X, out=self._output)
         loss = self.loss(self.y, output, self.sample_weight)
         weights = network.params[: self.penalty.n_weights]
         strength = self.penalty.strength(self.rows_per_batch)
